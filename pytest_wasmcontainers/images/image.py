@@ -10,6 +10,17 @@ ModuleKind = Literal["module", "component"]
 
 
 @dataclass(frozen=True)
+class PullStats:
+    """How a pull went, for reports: served from cache or downloaded, and how long it took."""
+
+    cache_hit: bool
+    """True when nothing was downloaded (every blob and the unpacked image were already cached)."""
+    seconds: float
+    bytes_downloaded: int = 0
+    blobs_downloaded: int = 0
+
+
+@dataclass(frozen=True)
 class WasmImage:
     reference: str
     """The reference as the user gave it (``ghcr.io/x/y:1``, ``oci:dir:tag``, ``/path/app.wasm``)."""
@@ -34,7 +45,11 @@ class WasmImage:
     labels: dict[str, str] = field(default_factory=dict)
     rootfs: Path | None = None
     """Unpacked root filesystem, shared and read-only (the runtime gives each container its own
-    writable view). None for a plain ``.wasm`` file."""
+    writable view). None for a plain ``.wasm`` file and for a Wasm artifact (no filesystem)."""
+    index_digest: str | None = None
+    """Digest of the image index (or manifest list) the manifest was chosen from, if any."""
+    pull_stats: PullStats | None = field(default=None, compare=False)
+    """How this pull went (cache hit, seconds, bytes); not part of the image's identity."""
 
     @property
     def argv(self) -> tuple[str, ...]:
