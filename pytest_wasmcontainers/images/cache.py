@@ -55,7 +55,7 @@ def digest_bytes(data: bytes, alg: str = "sha256") -> str:
 
 class ImageCache:
     def __init__(self, root: Path | str | None = None) -> None:
-        self.root = Path(root) if root is not None else default_cache_root()
+        self.root = (Path(root) if root is not None else default_cache_root()).absolute()
         for sub in ("blobs", "images", "refs", "locks", "tmp"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
 
