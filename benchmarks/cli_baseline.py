@@ -45,7 +45,8 @@ def serve(module: Path) -> Iterator[int]:
     port = free_port()
     proc = subprocess.Popen(
         [exe, "run", "-S", "preview2=n", "-S", f"tcplisten=127.0.0.1:{port}", str(module)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     try:
         try:

@@ -23,7 +23,7 @@ BUSYBOX = Path("/bin/busybox")
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _docker_env() -> dict[str, str] | str:
+def docker_env() -> dict[str, str] | str:
     """The environment that reaches a dockerd, or why none does. Starts the private one CI uses."""
     if not shutil.which("docker"):
         return "the docker CLI is not installed (apt-get install docker.io)"
@@ -36,6 +36,7 @@ def _docker_env() -> dict[str, str] | str:
         if out.returncode == 0 and "DOCKER_HOST=" in out.stdout:
             env["DOCKER_HOST"] = out.stdout.strip().split("DOCKER_HOST=", 1)[1]
             if subprocess.run(["docker", "version"], capture_output=True, env=env).returncode == 0:
+                os.environ["DOCKER_HOST"] = env["DOCKER_HOST"]  # so the machine report sees it too
                 return env
         return f"no dockerd reachable and .ci/dockerd start failed: {out.stderr.strip()[-300:]}"
     return "no dockerd reachable (start one, or set DOCKER_HOST)"
@@ -57,35 +58,53 @@ def _build_image(env: dict[str, str]) -> None:
     if subprocess.run(["docker", "image", "inspect", IMAGE], capture_output=True, env=env).returncode == 0:
         return
     subprocess.run(
-        ["docker", "import", "--change", 'CMD ["/bin/busybox", "httpd", "-f", "-p", "8080", "-h", "/www"]',
-         "--change", "EXPOSE 8080", "-", IMAGE],
-        input=_rootfs_tar(), capture_output=True, env=env, check=True,
+        [
+            "docker",
+            "import",
+            "--change",
+            'CMD ["/bin/busybox", "httpd", "-f", "-p", "8080", "-h", "/www"]',
+            "--change",
+            "EXPOSE 8080",
+            "-",
+            IMAGE,
+        ],
+        input=_rootfs_tar(),
+        capture_output=True,
+        env=env,
+        check=True,
     )
 
 
 def _host_port(env: dict[str, str], cid: str) -> int:
-    out = subprocess.run(["docker", "port", cid, "8080/tcp"], capture_output=True, text=True, env=env, check=True)
+    out = subprocess.run(
+        ["docker", "port", cid, "8080/tcp"], capture_output=True, text=True, env=env, check=True
+    )
     return int(out.stdout.split()[0].rsplit(":", 1)[1])
 
 
 def measure(repeats: int) -> tuple[Series, str | None]:
     """Returns the series (ms) and the docker server version."""
     series = Series("docker run (busybox httpd)")
-    env = _docker_env()
+    env = docker_env()
     if isinstance(env, str):
         series.unavailable = env
         return series, None
     if not BUSYBOX.exists() or not _is_static(BUSYBOX):
         series.unavailable = "no static busybox at /bin/busybox (apt-get install busybox-static)"
         return series, None
-    version = subprocess.run(["docker", "version", "--format", "{{.Server.Version}}"], capture_output=True,
-                             text=True, env=env).stdout.strip()
+    version = subprocess.run(
+        ["docker", "version", "--format", "{{.Server.Version}}"], capture_output=True, text=True, env=env
+    ).stdout.strip()
     _build_image(env)
     run_part: list[float] = []
     for i in range(repeats + 1):  # the first run warms dockerd's caches and is not counted
         t0 = time.perf_counter()
-        out = subprocess.run(["docker", "run", "-d", "--rm", "-p", "127.0.0.1::8080", IMAGE],
-                             capture_output=True, text=True, env=env)
+        out = subprocess.run(
+            ["docker", "run", "-d", "--rm", "-p", "127.0.0.1::8080", IMAGE],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
         if out.returncode != 0:
             series.unavailable = f"docker run failed: {out.stderr.strip()}"
             return series, version

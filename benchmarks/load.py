@@ -19,7 +19,8 @@ def wrk_version() -> str | None:
     if not exe:
         return None
     out = subprocess.run([exe, "-v"], capture_output=True, text=True)  # exits 1 after printing it
-    return (out.stdout or out.stderr).strip().splitlines()[0] if (out.stdout or out.stderr) else None
+    first = (out.stdout or out.stderr).strip().split(" [", 1)[0]  # "wrk debian/4.1.0-3+b2 [epoll] ..."
+    return first or None
 
 
 def requests_per_second(url: str, connections: int, seconds: float, threads: int = 1) -> float:

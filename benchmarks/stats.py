@@ -45,7 +45,9 @@ class Series:
         if self.unavailable:
             out["unavailable"] = self.unavailable
         if self.breakdown:
-            out["breakdown"] = {k: {"samples": v, "summary": summary(v)} for k, v in self.breakdown.items() if v}
+            out["breakdown"] = {
+                k: {"samples": v, "summary": summary(v)} for k, v in self.breakdown.items() if v
+            }
         if self.notes:
             out["notes"] = self.notes
         return out

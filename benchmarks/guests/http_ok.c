@@ -14,8 +14,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define MAX_CONNS 512
-#define BUF_SIZE 4096
+#define MAX_CONNS 128
+#define BUF_SIZE 2048
 
 #ifndef PREOPENED
 typedef struct {
