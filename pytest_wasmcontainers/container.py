@@ -79,6 +79,8 @@ class ContainerStats:
     """From asking the runtime to start until the process ran."""
     ready_seconds: float = 0.0
     """From start until the readiness check passed."""
+    runtime_timings: dict[str, Any] = field(default_factory=dict)
+    """The runtime's own breakdown (compile or cache load, rootfs, instantiate...)."""
 
 
 _names = itertools.count(1)
@@ -183,10 +185,9 @@ class WasmContainer:
         return int(self._process.stop())
 
     @property
-    def error(self) -> BaseException | None:
-        """The trap or runtime error that ended the guest, if any."""
-        err = getattr(self._process, "error", None)
-        return err if isinstance(err, BaseException) else None
+    def error(self) -> str | None:
+        """Why the guest failed (a trap, a limit, a host error); None while running or after a clean exit."""
+        return self._process.error
 
     def _state_message(self, what: str) -> str:
         code = self.exit_code
@@ -427,16 +428,12 @@ def start_container(
 
 
 def _copy_timings(process: WasmProcess, stats: ContainerStats) -> None:
-    # The runtime's timings object is duck-typed: take what it offers.
-    timings = getattr(process, "timings", None)
-    if timings is None:
-        return
-    for src, dst in (
-        ("compile_seconds", "compile_seconds"),
-        ("compile", "compile_seconds"),
-        ("cache_hit", "compile_cache_hit"),
-        ("compile_cache_hit", "compile_cache_hit"),
-    ):
-        value = timings.get(src) if isinstance(timings, Mapping) else getattr(timings, src, None)
-        if value is not None:
-            setattr(stats, dst, value)
+    timings: Mapping[str, Any] = getattr(process, "timings", None) or {}
+    stats.runtime_timings = dict(timings)
+    how = timings.get("module_cache")
+    if how is not None:
+        # "compiled" means no cache had it; "disk" / "memory" are cache hits.
+        stats.compile_cache_hit = how != "compiled"
+    seconds = timings.get("compile_s", timings.get("load_s"))
+    if seconds is not None:
+        stats.compile_seconds = float(seconds)

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef struct {
@@ -52,10 +53,19 @@ static void send_all(int fd, const char *data, size_t len) {
     }
 }
 
+/* Waits by watching the clock (clock_time_get) rather than sleeping (poll_oneoff): the delay is
+ * about when the listener appears, not about testing the runtime's sleep. */
+static void delay_ms(int ms) {
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do clock_gettime(CLOCK_MONOTONIC, &now);
+    while ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000 < ms);
+}
+
 static int serve(void) {
     uint32_t port = (uint32_t)atoi(env_or("PORT", "8080"));
     int delay = atoi(env_or("DELAY_MS", "0"));
-    if (delay > 0) usleep((useconds_t)delay * 1000);
+    if (delay > 0) delay_ms(delay);
     int listener = listen_on(port);
     printf("webapp: listening on %u\n", port);
     fflush(stdout);
