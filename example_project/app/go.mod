@@ -1,0 +1,3 @@
+module orderservice
+
+go 1.22
