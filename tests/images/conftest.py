@@ -31,7 +31,9 @@ def module(request: pytest.FixtureRequest) -> bytes:
 def publish(registry: Registry, tmp_path: Path, module: bytes) -> Publish:  # noqa: F811
     """Build a layout with write_oci_layout(**kw) and push it; return the reference pulled back."""
 
-    def _publish(repo: str | None = None, *, tag: str = "v1", target: Registry | None = None, **kw: Any) -> str:
+    def _publish(
+        repo: str | None = None, *, tag: str = "v1", target: Registry | None = None, **kw: Any
+    ) -> str:
         reg = target or registry
         name = repo or f"test/app{next(_names)}"
         layout = tmp_path / f"layout-{name.replace('/', '-')}-{tag}"

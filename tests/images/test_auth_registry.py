@@ -32,7 +32,11 @@ def pushed(auth_registry: Registry, tmp_path: Path, module: bytes) -> str:
 @pytest.fixture(autouse=True)
 def no_ambient_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))
-    for var in ("WASMCONTAINERS_REGISTRY_USERNAME", "WASMCONTAINERS_REGISTRY_PASSWORD", "WASMCONTAINERS_REGISTRY_HOST"):
+    for var in (
+        "WASMCONTAINERS_REGISTRY_USERNAME",
+        "WASMCONTAINERS_REGISTRY_PASSWORD",
+        "WASMCONTAINERS_REGISTRY_HOST",
+    ):
         monkeypatch.delenv(var, raising=False)
 
 
@@ -50,7 +54,9 @@ def test_wrong_password(pushed: str, cache: ImageCache, monkeypatch: pytest.Monk
         pull(pushed, cache=cache)
 
 
-def test_env_credentials(pushed: str, cache: ImageCache, monkeypatch: pytest.MonkeyPatch, module: bytes) -> None:
+def test_env_credentials(
+    pushed: str, cache: ImageCache, monkeypatch: pytest.MonkeyPatch, module: bytes
+) -> None:
     monkeypatch.setenv("WASMCONTAINERS_REGISTRY_USERNAME", "alice")
     monkeypatch.setenv("WASMCONTAINERS_REGISTRY_PASSWORD", "s3cret")
     assert pull(pushed, cache=cache).module_file.read_bytes() == module

@@ -42,7 +42,9 @@ def test_oci_layout_with_tampered_blob(tmp_path: Path, cache: ImageCache, module
     layout = tmp_path / "layout"
     write_oci_layout(layout, module, extra_files={"f": b"data" * 100})
     index = json.loads((layout / "index.json").read_text())
-    manifest = json.loads((layout / "blobs/sha256" / index["manifests"][0]["digest"].split(":")[1]).read_text())
+    manifest = json.loads(
+        (layout / "blobs/sha256" / index["manifests"][0]["digest"].split(":")[1]).read_text()
+    )
     layer = layout / "blobs/sha256" / manifest["layers"][0]["digest"].split(":")[1]
     raw = bytearray(layer.read_bytes())
     raw[20] ^= 1
@@ -54,7 +56,8 @@ def test_oci_layout_with_tampered_blob(tmp_path: Path, cache: ImageCache, module
 def _docker_save(path: Path, module: bytes, *, tag: str = "app:v1") -> None:
     """The classic `docker save` format: <id>/layer.tar, <config>.json, manifest.json."""
     config = {
-        "architecture": "wasm", "os": "wasi",
+        "architecture": "wasm",
+        "os": "wasi",
         "config": {"Entrypoint": ["/hello.wasm"], "Env": ["A=1"], "ExposedPorts": {"80/tcp": {}}},
         "rootfs": {"type": "layers", "diff_ids": []},
     }
@@ -118,5 +121,5 @@ def test_missing_layout(tmp_path: Path, cache: ImageCache) -> None:
     with pytest.raises(ImageNotFoundError, match="does not exist"):
         pull(f"oci:{tmp_path / 'nope'}", cache=cache)
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ImageNotFoundError, match="no index.json"):
+    with pytest.raises(ImageNotFoundError, match=r"no index\.json"):
         pull(f"oci:{tmp_path / 'empty'}", cache=cache)

@@ -22,10 +22,17 @@ from tests.support.registry import Registry, free_port
 Publish = Callable[..., str]
 
 
-def test_index_with_linux_and_wasi_entries_picks_wasi(publish: Publish, cache: ImageCache, module: bytes) -> None:
+def test_index_with_linux_and_wasi_entries_picks_wasi(
+    publish: Publish, cache: ImageCache, module: bytes
+) -> None:
     ref = publish(
-        index_with=["linux/amd64", "linux/arm64"], attestation=True, cmd=["--port", "8080"],
-        env={"GREETING": "hi"}, working_dir="/srv", exposed_ports=[8080, 9090], labels={"org.x": "y"},
+        index_with=["linux/amd64", "linux/arm64"],
+        attestation=True,
+        cmd=["--port", "8080"],
+        env={"GREETING": "hi"},
+        working_dir="/srv",
+        exposed_ports=[8080, 9090],
+        labels={"org.x": "y"},
     )
     img = pull(ref, cache=cache)
     assert img.platform == "wasi/wasm"
@@ -71,7 +78,9 @@ def test_wasm_artifact(publish: Publish, cache: ImageCache, module: bytes) -> No
 
 
 def test_component_layer_is_told_apart_from_a_module(publish: Publish, cache: ImageCache) -> None:
-    img = pull(publish(kind="component-layer", module=COMPONENT_HEADER, extra_files={"etc/conf": b"x"}), cache=cache)
+    img = pull(
+        publish(kind="component-layer", module=COMPONENT_HEADER, extra_files={"etc/conf": b"x"}), cache=cache
+    )
     assert img.module_kind == "component"
     assert img.module_file.read_bytes() == COMPONENT_HEADER
     assert img.rootfs is not None and (img.rootfs / "etc/conf").read_bytes() == b"x"
@@ -145,7 +154,9 @@ def test_policy_always_follows_a_moved_tag(publish: Publish, cache: ImageCache, 
 def test_pull_by_digest(publish: Publish, cache: ImageCache) -> None:
     ref = publish(index_with=["linux/amd64"])
     img = pull(ref, cache=cache)
-    by_digest = pull(f"{ref.rsplit(':', 1)[0]}@{img.index_digest}", cache=ImageCache(cache.root.parent / "c2"))
+    by_digest = pull(
+        f"{ref.rsplit(':', 1)[0]}@{img.index_digest}", cache=ImageCache(cache.root.parent / "c2")
+    )
     assert by_digest.digest == img.digest
 
 
@@ -159,7 +170,9 @@ def test_unknown_policy(cache: ImageCache) -> None:
         pull("localhost:1/x:y", cache=cache, policy="sometimes")
 
 
-def test_no_wasi_entry_lists_the_platforms(publish: Publish, cache: ImageCache, registry: Registry, tmp_path) -> None:
+def test_no_wasi_entry_lists_the_platforms(
+    publish: Publish, cache: ImageCache, registry: Registry, tmp_path
+) -> None:
     # A linux-only image: push a layout whose index holds only linux entries.
     from pytest_wasmcontainers.images.build import push
 
@@ -197,7 +210,9 @@ def test_unknown_repository_and_tag(publish: Publish, cache: ImageCache, registr
         pull(f"{registry.host}/no/such:v1", cache=cache)
 
 
-def test_corrupted_blob_in_registry_storage_is_caught(publish: Publish, cache: ImageCache, registry: Registry) -> None:
+def test_corrupted_blob_in_registry_storage_is_caught(
+    publish: Publish, cache: ImageCache, registry: Registry
+) -> None:
     ref = publish(extra_files={"big": b"z" * 5000})
     # Find the layer via the manifest the registry serves, then flip bytes in its stored data.
     repo, tag = ref.split("/", 1)[1].split(":")
@@ -205,7 +220,8 @@ def test_corrupted_blob_in_registry_storage_is_caught(publish: Publish, cache: I
 
     manifest = requests.get(
         f"{registry.url}/v2/{repo}/manifests/{tag}",
-        headers={"Accept": "application/vnd.oci.image.manifest.v1+json"}, timeout=10,
+        headers={"Accept": "application/vnd.oci.image.manifest.v1+json"},
+        timeout=10,
     ).json()
     layer = manifest["layers"][0]["digest"]
     data = registry.blob_data(layer)
