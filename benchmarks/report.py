@@ -66,9 +66,11 @@ def markdown(figures: list[Figure], machine: dict[str, Any], mode: str, when: st
         for f, s in parts:
             bits = ", ".join(f"{k} {_num(summary(v)['median'], f.unit)}" for k, v in s.breakdown.items() if v)
             lines.append(f"- {f.title}, {s.label}: {bits} ({f.unit})")
-    notes = [
-        (f, n) for f in figures for n in [*f.notes, *f.ours.notes, *(f.baseline.notes if f.baseline else [])]
-    ]
+    notes: list[tuple[Figure, str]] = []
+    for f in figures:
+        for n in [*f.notes, *f.ours.notes, *(f.baseline.notes if f.baseline else [])]:
+            if n not in (m for _, m in notes):
+                notes.append((f, n))
     if notes:
         lines += ["", "Notes:", ""]
         lines += [f"- {f.title}: {n}" for f, n in notes]

@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         ref = image.push(guests.wasmedge_form(), registry)
         cache = Path(tmp)  # one image/module cache for the warm figures, new for every run of the suite
         steps: dict[str, Callable[[], list[Figure]]] = {
-            "warm": lambda: [warm_start.measure(plan.warm, ref, registry, cache, why_not)],
+            "warm": lambda: warm_start.measure(plan.warm, ref, registry, cache, why_not),
             "cold": lambda: [cold_start.measure(plan.cold, ref, registry, why_not)],
             "throughput": lambda: throughput.measure(
                 plan.tp_runs, plan.tp_seconds, ref, registry, cache, why_not
