@@ -99,3 +99,41 @@ def test_docker_credential_helper(
     config.parent.mkdir()
     config.write_text(json.dumps({"credHelpers": {auth_registry.host: "pytest"}}))
     assert pull(pushed, cache=cache).module_kind == "module"
+
+
+# --- bearer tokens (the Docker Hub / GHCR flow) ----------------------------------------------------
+@pytest.fixture(scope="module")
+def token_registry(registry_factory: RegistryFactory) -> Registry:
+    return registry_factory(token_users={"bob": "hunter2"})
+
+
+def test_anonymous_bearer_token_pull(
+    token_registry: Registry, tmp_path: Path, module: bytes, cache: ImageCache
+) -> None:
+    layout = tmp_path / "layout"
+    write_oci_layout(layout, module, tag="v1", index_with=["linux/amd64"])
+    ref = f"{token_registry.host}/public/app:v1"
+    push(layout, ref, credentials=Credentials("bob", "hunter2", "test"))
+    img = pull(ref, cache=cache)
+    assert img.module_file.read_bytes() == module
+    assert token_registry.token_server is not None
+    anonymous = [t for t in token_registry.token_server.issued if t["user"] is None]
+    assert anonymous, "the pull should have used an anonymous token"
+
+
+def test_bearer_push_without_credentials_is_refused(
+    token_registry: Registry, tmp_path: Path, module: bytes
+) -> None:
+    layout = tmp_path / "layout"
+    write_oci_layout(layout, module, tag="v1")
+    with pytest.raises(RegistryAuthError, match=token_registry.host):
+        push(layout, f"{token_registry.host}/public/other:v1")
+
+
+def test_bearer_wrong_password(
+    token_registry: Registry, tmp_path: Path, module: bytes, cache: ImageCache
+) -> None:
+    layout = tmp_path / "layout"
+    write_oci_layout(layout, module, tag="v1")
+    with pytest.raises(RegistryAuthError, match="were rejected"):
+        push(layout, f"{token_registry.host}/public/x:v1", credentials=Credentials("bob", "nope", "test"))

@@ -19,11 +19,15 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import requests
 
 from .services import unavailable
+
+if TYPE_CHECKING:
+    from .token_server import TokenServer
 
 BINARY = "docker-registry"
 
@@ -42,6 +46,7 @@ class Registry:
     log_file: Path
     proc: subprocess.Popen[bytes]
     credentials: tuple[str, str] | None = None
+    token_server: TokenServer | None = None
     _stopped: bool = field(default=False, repr=False)
 
     @property
@@ -77,8 +82,13 @@ class RegistryFactory:
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         self.started: list[Registry] = []
+        self.token_servers: list[TokenServer] = []
 
-    def __call__(self, *, htpasswd: tuple[str, str] | None = None) -> Registry:
+    def __call__(
+        self, *, htpasswd: tuple[str, str] | None = None, token_users: dict[str, str] | None = None
+    ) -> Registry:
+        """A new registry: open, with basic auth (``htpasswd``), or behind a bearer-token server
+        (``token_users``: anonymous pulls allowed, pushes need one of these users)."""
         if shutil.which(BINARY) is None:
             unavailable(f"`{BINARY}` is not installed (Debian/Ubuntu: apt-get install docker-registry)")
         n = len(self.started)
@@ -93,6 +103,13 @@ class RegistryFactory:
             ).stdout
             (base / "htpasswd").write_text(out)
             auth = f"auth:\n  htpasswd:\n    realm: test-realm\n    path: {base / 'htpasswd'}\n"
+        token_server = None
+        if token_users is not None:
+            from .token_server import TokenServer  # needs the `cryptography` package
+
+            token_server = TokenServer(base, token_users)
+            self.token_servers.append(token_server)
+            auth = token_server.registry_auth_yaml()
         last_log = ""
         for _attempt in range(3):
             port = free_port()
@@ -105,7 +122,7 @@ class RegistryFactory:
             log_file = base / "registry.log"
             with open(log_file, "wb") as log:
                 proc = subprocess.Popen([BINARY, "serve", str(config)], stdout=log, stderr=subprocess.STDOUT)
-            reg = Registry(f"127.0.0.1:{port}", base / "data", log_file, proc, htpasswd)
+            reg = Registry(f"127.0.0.1:{port}", base / "data", log_file, proc, htpasswd, token_server)
             if self._wait_ready(reg):
                 self.started.append(reg)
                 return reg
@@ -131,6 +148,8 @@ class RegistryFactory:
     def close(self) -> None:
         for reg in self.started:
             reg.stop()
+        for ts in self.token_servers:
+            ts.close()
 
 
 @pytest.fixture(scope="session")
