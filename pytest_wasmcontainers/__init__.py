@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+from . import wait
+from .container import (
+    ContainerConfigError,
+    ContainerSettings,
+    ContainerStats,
+    WaitTimeoutError,
+    WasmContainer,
+    start_container,
+)
 from .errors import (
     ContainerError,
     ContainerExitedError,
@@ -9,11 +18,21 @@ from .errors import (
     StartupTimeoutError,
     WasmContainersError,
 )
+from .session import SessionConfig, WasmSession
 
 __all__ = [
+    "ContainerConfigError",
     "ContainerError",
     "ContainerExitedError",
+    "ContainerSettings",
+    "ContainerStats",
     "ImageError",
+    "SessionConfig",
     "StartupTimeoutError",
+    "WaitTimeoutError",
+    "WasmContainer",
     "WasmContainersError",
+    "WasmSession",
+    "start_container",
+    "wait",
 ]
