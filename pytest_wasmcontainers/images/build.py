@@ -143,7 +143,7 @@ def write_oci_layout(
     attestation manifest to that index.
     """
     data = Path(module).read_bytes() if isinstance(module, (str, Path)) else module
-    mod_kind = module_kind(data[:8], f"module {module_name}")
+    mod_kind = module_kind(data[:8], f"module {module_name}", "Give a compiled .wasm file.")
     layout = _Layout(Path(directory))
     os_, arch = platform.split("/", 1)
     manifest_type = DOCKER_MANIFEST if docker_schema2 else OCI_MANIFEST

@@ -41,13 +41,15 @@ def is_tar_layer(media_type: str) -> bool:
     return ".tar" in media_type or media_type.endswith("diff.tar.gzip") or media_type == ""
 
 
-def module_kind(head: bytes, where: str) -> ModuleKind:
+def module_kind(
+    head: bytes, where: str, hint: str = "Check that the image's Entrypoint names the .wasm file."
+) -> ModuleKind:
     """Tell a core module from a component by the 8-byte header (magic, version, layer)."""
     if len(head) < 8 or head[:4] != WASM_MAGIC:
         shown = head[:8].hex(" ") or "empty"
         raise NotWasmError(
             f"{where} is not a WebAssembly binary (first bytes: {shown}; a Wasm binary starts with "
-            "00 61 73 6d). Check that the image's Entrypoint names the .wasm file."
+            f"00 61 73 6d). {hint}"
         )
     version = int.from_bytes(head[4:6], "little")
     layer = int.from_bytes(head[6:8], "little")

@@ -171,7 +171,7 @@ def _wasm_file(path: Path, cache: ImageCache, reference: str, tally: _Tally) -> 
     if not path.is_file():
         raise ImageNotFoundError(f"no such Wasm file: {path}")
     with open(path, "rb") as f:
-        kind = module_kind(f.read(8), str(path))
+        kind = module_kind(f.read(8), str(path), "")
     digest = digest_file(path)
     blob, n = cache.put_blob(digest, lambda: [path.read_bytes()], source=f" from {path}")
     tally.bytes += n

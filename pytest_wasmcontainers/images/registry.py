@@ -106,7 +106,9 @@ class RegistryClient:
             if r.status_code == 401 and isinstance(auth, oras.auth.TokenAuth) and auth.token:
                 # oras keeps reusing its first token; a new scope (push after pull) needs a new one.
                 auth.token = None
-                r = _do_request(self._oras, url, method, data=data, headers=dict(headers or {}), stream=stream)
+                r = _do_request(
+                    self._oras, url, method, data=data, headers=dict(headers or {}), stream=stream
+                )
         except requests.RequestException as err:
             raise self._unreachable(err) from err
         except ValueError as err:  # oras: "Cannot respond to request for authentication."
