@@ -182,7 +182,12 @@ class WasmSession:
             }
             if callback is not None:
                 kwargs["progress"] = callback
-            pulled: WasmImage = pull(ref, **kwargs)
+            try:
+                pulled: WasmImage = pull(ref, **kwargs)
+            finally:
+                close = getattr(callback, "close", None)
+                if close is not None:
+                    close()
             stats = _pull_stats(pulled, ref, time.monotonic() - t0)
             self._images[ref] = pulled
             record = self.records.setdefault(ref, ImageRecord(ref))

@@ -269,3 +269,28 @@ def test_xdist_four_workers_share_one_cache(
     pulls = [line for line in result.stdout.lines if line.startswith("  pull ")]
     assert len(pulls) == 4  # one per worker, merged into the controller's summary
     assert sum("downloaded" in line for line in pulls) == 1  # only one worker downloaded it
+
+
+def test_slow_pulls_show_layer_progress(
+    pytester: pytest.Pytester,
+    run,
+    webapp_module: Path,
+    registry: Registry,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    # Loopback pulls are never slow, so the threshold is lowered to 0 for this run.
+    ref = push_webapp(
+        registry, webapp_module, tmp_path, "plugin/progress", cmd=["serve"], exposed_ports=[8080]
+    )
+    pytester.makeconftest("import pytest_wasmcontainers.plugin as p\np.PROGRESS_AFTER = 0.0\n")
+    pytester.makepyfile("def test_x(wasm_container):\n    assert wasm_container.running\n")
+    result, _ = run("--wasm-image", ref, f"--wasm-cache-dir={tmp_path / 'fresh-cache'}")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([f"wasm pull {ref}: sha256:* * MiB / * MiB", f"wasm pull {ref}: done in * s"])
+
+
+def test_quick_pulls_stay_quiet(pytester: pytest.Pytester, run, webapp_image: str) -> None:  # type: ignore[no-untyped-def]
+    pytester.makepyfile("def test_x(wasm_container):\n    assert wasm_container.running\n")
+    result, _ = run("--wasm-image", webapp_image)
+    result.assert_outcomes(passed=1)
+    assert "wasm pull" not in result.stdout.str()
