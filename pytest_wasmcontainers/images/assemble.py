@@ -42,7 +42,8 @@ def _find_module(rootfs: Path, argv0: str | None, working_dir: str, image: str) 
             f"image {image}: the entrypoint {argv0!r} is not a file in the image's filesystem "
             f"(looked for {', '.join(tries)})"
         )
-    found = sorted("/" + str(p.relative_to(rootfs)) for p in rootfs.rglob("*.wasm") if p.is_file())
+    names = ("/" + str(p.relative_to(rootfs)) for p in rootfs.rglob("*.wasm"))
+    found = sorted(n for n in names if resolve(rootfs, n).is_file())
     if len(found) == 1:
         return found[0]
     raise NotWasmError(

@@ -56,8 +56,14 @@ def digest_bytes(data: bytes, alg: str = "sha256") -> str:
 class ImageCache:
     def __init__(self, root: Path | str | None = None) -> None:
         self.root = (Path(root) if root is not None else default_cache_root()).absolute()
-        for sub in ("blobs", "images", "refs", "locks", "tmp"):
-            (self.root / sub).mkdir(parents=True, exist_ok=True)
+        try:
+            for sub in ("blobs", "images", "refs", "locks", "tmp"):
+                (self.root / sub).mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise ImageError(
+                f"cannot use {self.root} as the image cache ({err}); point {CACHE_ENV} (or the "
+                "plugin's cache directory option) at a writable directory"
+            ) from err
 
     def __repr__(self) -> str:
         return f"ImageCache({str(self.root)!r})"

@@ -133,7 +133,7 @@ def _extract(root: Path, tf: tarfile.TarFile, m: tarfile.TarInfo, rel: str, laye
     dest = pdir / name
     if m.isdir():
         if dest.is_dir() and not dest.is_symlink():
-            dest.chmod(m.mode & 0o7777 | 0o700)
+            dest.chmod((m.mode & 0o777) | 0o700)
             return
         _remove(dest)
         dest.mkdir(mode=0o755)

@@ -123,3 +123,35 @@ def test_missing_layout(tmp_path: Path, cache: ImageCache) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(ImageNotFoundError, match=r"no index\.json"):
         pull(f"oci:{tmp_path / 'empty'}", cache=cache)
+
+
+def test_docker_archive_newer_layout(tmp_path: Path, cache: ImageCache, module: bytes) -> None:
+    """Docker 25+ `docker save`: an OCI layout plus manifest.json whose paths are blobs/sha256/..."""
+    layout = tmp_path / "layout"
+    digest = write_oci_layout(layout, module, compression="none", env={"NEW": "1"})
+    manifest = json.loads((layout / "blobs/sha256" / digest.split(":")[1]).read_text())
+    (layout / "manifest.json").write_text(
+        json.dumps(
+            [
+                {
+                    "Config": "blobs/sha256/" + manifest["config"]["digest"].split(":")[1],
+                    "RepoTags": ["app:new"],
+                    "Layers": ["blobs/sha256/" + d["digest"].split(":")[1] for d in manifest["layers"]],
+                }
+            ]
+        )
+    )
+    archive = tmp_path / "saved.tar"
+    with tarfile.open(archive, "w") as tf:
+        tf.add(layout, arcname=".")
+    img = pull(f"docker-archive:{archive}", cache=cache)
+    assert dict(img.env) == {"NEW": "1"} and img.module_file.read_bytes() == module
+
+
+def test_unwritable_cache_dir(tmp_path: Path) -> None:
+    from pytest_wasmcontainers.errors import ImageError
+
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(ImageError, match="WASMCONTAINERS_CACHE_DIR"):
+        ImageCache(blocker / "cache")
