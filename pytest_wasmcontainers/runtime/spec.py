@@ -56,3 +56,6 @@ class RunSpec:
     log_limit: int = 1 << 20
     """Bytes of stdout+stderr kept in memory (the oldest are dropped, with a marker)."""
     name: str = ""
+    dns_servers: Sequence[str] = ()
+    """``"ip:port"`` addresses whose TCP connects are answered in-process with the name table
+    (for guests that resolve names themselves, e.g. ``DNS_SERVER=127.0.0.11:53``)."""

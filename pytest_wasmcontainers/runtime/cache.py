@@ -1,0 +1,102 @@
+"""Compiled modules, cached in memory and on disk.
+
+Key: the module's digest, the wasmtime version and the engine settings. On disk a compiled module is
+written to a temporary file and renamed into place, so concurrent sessions never read half a file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import os
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import wasmtime
+
+from ..errors import UnsupportedModuleError, WasmRuntimeError
+
+WASM_MAGIC = b"\0asm"
+CORE_VERSION = b"\x01\x00\x00\x00"
+
+
+def wasmtime_version() -> str:
+    try:
+        return importlib.metadata.version("wasmtime")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - vendored wasmtime
+        return "unknown"
+
+
+def check_header(path: Path, head: bytes) -> None:
+    if head[:4] != WASM_MAGIC:
+        raise WasmRuntimeError(f"{path} is not a WebAssembly binary (no \\0asm header)")
+    if head[4:8] != CORE_VERSION:
+        if head[6:8] == b"\x01\x00":
+            raise UnsupportedModuleError(
+                f"{path} is a WASI p2 component: WASI p2 components are not supported yet; "
+                "run a WASI preview 1 core module (e.g. built for wasm32-wasip1)"
+            )
+        raise UnsupportedModuleError(f"{path}: unknown WebAssembly binary version {head[4:8].hex()}")
+
+
+class CompiledCache:
+    def __init__(self, engine: wasmtime.Engine, directory: Path, engine_settings: str) -> None:
+        self.engine = engine
+        self.directory = directory
+        self.settings = f"wasmtime-{wasmtime_version()};{engine_settings}"
+        self._memory: dict[str, wasmtime.Module] = {}
+        self._lock = threading.Lock()
+
+    def key(self, module_digest: str) -> str:
+        return hashlib.sha256(f"{module_digest};{self.settings}".encode()).hexdigest()[:32]
+
+    def load(
+        self, path: Path, module_digest: str | None = None
+    ) -> tuple[wasmtime.Module, dict[str, float | str]]:
+        """Return the compiled module and how it was obtained (for the timings)."""
+        t0 = time.perf_counter()
+        data = path.read_bytes()
+        check_header(path, data[:8])
+        digest = module_digest or "sha256:" + hashlib.sha256(data).hexdigest()
+        key = self.key(digest)
+        with self._lock:
+            module = self._memory.get(key)
+        if module is not None:
+            return module, {"module_cache": "memory", "load_s": time.perf_counter() - t0}
+        file = self.directory / f"{key}.cwasm"
+        how = "compiled"
+        if file.exists():
+            try:
+                module = wasmtime.Module.deserialize_file(self.engine, str(file))
+                how = "disk"
+            except wasmtime.WasmtimeError:
+                module = None  # stale or damaged: compile again and overwrite
+        if module is None:
+            try:
+                module = wasmtime.Module(self.engine, data)
+            except wasmtime.WasmtimeError as exc:
+                raise WasmRuntimeError(f"{path}: invalid WebAssembly module: {exc}") from exc
+            how = "compiled"
+            self._store(file, module)
+        with self._lock:
+            self._memory[key] = module
+        return module, {
+            "module_cache": how,
+            ("compile_s" if how == "compiled" else "load_s"): time.perf_counter() - t0,
+        }
+
+    def _store(self, file: Path, module: wasmtime.Module) -> None:
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-")
+            with os.fdopen(fd, "wb") as f:
+                f.write(module.serialize())
+            os.replace(tmp, file)
+        except OSError:
+            pass  # a read-only or full cache only costs a compile next time
+
+    def clear_memory(self) -> None:
+        with self._lock:
+            self._memory.clear()

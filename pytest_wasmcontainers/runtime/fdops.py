@@ -1,0 +1,198 @@
+"""WASI fd and path functions that must know about sockets and about the copy-up root.
+
+Calls on fds that are not sockets go to wasmtime's WASI (``real``). ``path_open`` and the
+set-times calls first copy up a file of the shared image root that is about to be changed in place.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Callable
+from typing import Any
+
+from . import errno, rootfs
+from .memory import GuestMemory, check, put_u32, read, u32
+from .sockets import FDFLAG_NONBLOCK, Sockets, SocketTable
+
+FILETYPE_DIRECTORY, FILETYPE_SOCKET_DGRAM, FILETYPE_SOCKET_STREAM = 3, 5, 6
+OFLAG_DIRECTORY, OFLAG_TRUNC = 2, 8
+RIGHT_FD_WRITE, RIGHT_FD_ALLOCATE = 1 << 6, 1 << 8
+FST_ATIM, FST_ATIM_NOW, FST_MTIM, FST_MTIM_NOW = 1, 2, 4, 8
+ALL_RIGHTS = (1 << 64) - 1
+_FDSTAT = struct.Struct("<BxHxxxxQQ")
+
+Real = Callable[..., int]
+
+
+class FdOps:
+    def __init__(self, table: SocketTable, sockets: Sockets) -> None:
+        self.table = table
+        self.sockets = sockets
+        self.memory: GuestMemory | None = None
+        self.real: dict[str, Real] = {}
+        self.root: str | None = None
+        """Host path of the private root view (copy-up applies only inside it)."""
+        self.dirs: dict[int, str] = {}
+        """wasmtime dir fd -> host path, for preopens and opened directories."""
+        self.files: dict[int, str] = {}
+
+    def view(self, caller: Any) -> Any:
+        assert self.memory is not None
+        return self.memory.view(caller)
+
+    # ---- socket-aware fd calls -------------------------------------------------------------
+    def fd_close(self, caller: Any, fd: int) -> int:
+        if self.table.close(fd):
+            return 0
+        self.dirs.pop(fd, None)
+        self.files.pop(fd, None)
+        return self.real["fd_close"](caller, fd)
+
+    def fd_read(self, caller: Any, fd: int, iovs: int, count: int, nread_ptr: int) -> int:
+        gs = self.table.fds.get(fd)
+        if gs is None:
+            return self.real["fd_read"](caller, fd, iovs, count, nread_ptr)
+        got, _ = self.sockets._recv(gs, caller, iovs, count, 0)
+        put_u32(self.view(caller), nread_ptr, got)
+        return 0
+
+    def fd_write(self, caller: Any, fd: int, iovs: int, count: int, nwritten_ptr: int) -> int:
+        gs = self.table.fds.get(fd)
+        if gs is None:
+            return self.real["fd_write"](caller, fd, iovs, count, nwritten_ptr)
+        put_u32(self.view(caller), nwritten_ptr, self.sockets._send(gs, caller, iovs, count, None))
+        return 0
+
+    def fd_fdstat_get(self, caller: Any, fd: int, out: int) -> int:
+        gs = self.table.fds.get(fd)
+        if gs is None:
+            return self.real["fd_fdstat_get"](caller, fd, out)
+        view = self.view(caller)
+        check(view, out, 24)
+        kind = FILETYPE_SOCKET_STREAM if gs.stream else FILETYPE_SOCKET_DGRAM
+        _FDSTAT.pack_into(view, out, kind, FDFLAG_NONBLOCK if gs.nonblock else 0, ALL_RIGHTS, ALL_RIGHTS)
+        return 0
+
+    def fd_fdstat_set_flags(self, caller: Any, fd: int, flags: int) -> int:
+        gs = self.table.fds.get(fd)
+        if gs is None:
+            return self.real["fd_fdstat_set_flags"](caller, fd, flags)
+        gs.nonblock = bool(flags & FDFLAG_NONBLOCK)
+        return 0
+
+    def fd_prestat_get(self, caller: Any, fd: int, out: int) -> int:
+        if fd in self.table.fds:
+            return errno.BADF  # as wasmtime answers for --tcplisten sockets: ends the preopen scan
+        return self.real["fd_prestat_get"](caller, fd, out)
+
+    def fd_filestat_get(self, caller: Any, fd: int, out: int) -> int:
+        gs = self.table.fds.get(fd)
+        if gs is None:
+            return self.real["fd_filestat_get"](caller, fd, out)
+        view = self.view(caller)
+        check(view, out, 64)
+        view[out : out + 64] = bytes(64)
+        view[out + 16] = FILETYPE_SOCKET_STREAM if gs.stream else FILETYPE_SOCKET_DGRAM
+        return 0
+
+    def fd_renumber(self, caller: Any, fd: int, to: int) -> int:
+        if fd in self.table.fds or to in self.table.fds:
+            gs = self.table.fds.pop(fd, None)
+            if gs is None:
+                return errno.BADF
+            self.table.close(to)
+            self.table.add(gs, to)
+            return 0
+        rc = self.real["fd_renumber"](caller, fd, to)
+        if rc == 0:
+            for d in (self.dirs, self.files):
+                d.pop(to, None)
+                if fd in d:
+                    d[to] = d.pop(fd)
+        return rc
+
+    def socket_guard(self, name: str) -> Callable[..., int]:
+        """For other fd-first calls while listeners sit at low fds: never let a socket fd number
+        reach wasmtime's WASI (it could name one of wasmtime's own fds)."""
+        real = self.real
+
+        def call(caller: Any, fd: int, *args: int) -> int:
+            if fd in self.table.fds:
+                return (
+                    errno.SPIPE if name in ("fd_seek", "fd_tell", "fd_pread", "fd_pwrite") else errno.NOTSUP
+                )
+            return real[name](caller, fd, *args)
+
+        return call
+
+    # ---- copy-up ---------------------------------------------------------------------------
+    def _host_path(self, caller: Any, dirfd: int, path_ptr: int, path_len: int) -> str | None:
+        base = self.dirs.get(dirfd)
+        if base is None or self.root is None:
+            return None
+        rel = read(self.view(caller), path_ptr, path_len).decode("utf-8", "replace")
+        path = os.path.normpath(os.path.join(base, rel))
+        if not (path == self.root or path.startswith(self.root + os.sep)):
+            return None
+        return rootfs.resolve_in_root(self.root, path)
+
+    def path_open(
+        self,
+        caller: Any,
+        dirfd: int,
+        dirflags: int,
+        path_ptr: int,
+        path_len: int,
+        oflags: int,
+        rights: int,
+        inheriting: int,
+        fdflags: int,
+        fd_ptr: int,
+    ) -> int:
+        host = self._host_path(caller, dirfd, path_ptr, path_len)
+        writing = oflags & OFLAG_TRUNC or rights & (RIGHT_FD_WRITE | RIGHT_FD_ALLOCATE)
+        if host is not None and writing and not oflags & OFLAG_DIRECTORY:
+            rootfs.copy_up(host)
+        rc = self.real["path_open"](
+            caller, dirfd, dirflags, path_ptr, path_len, oflags, rights, inheriting, fdflags, fd_ptr
+        )
+        if rc == 0 and host is not None:
+            fd = u32(self.view(caller), fd_ptr)
+            (self.dirs if os.path.isdir(host) else self.files)[fd] = host
+        return rc
+
+    def path_filestat_set_times(
+        self,
+        caller: Any,
+        dirfd: int,
+        flags: int,
+        path_ptr: int,
+        path_len: int,
+        atim: int,
+        mtim: int,
+        fst: int,
+    ) -> int:
+        host = self._host_path(caller, dirfd, path_ptr, path_len)
+        if host is not None:
+            rootfs.copy_up(host)
+        return self.real["path_filestat_set_times"](caller, dirfd, flags, path_ptr, path_len, atim, mtim, fst)
+
+    def fd_filestat_set_times(self, caller: Any, fd: int, atim: int, mtim: int, fst: int) -> int:
+        host = self.files.get(fd)
+        if fd in self.table.fds:
+            return errno.NOTSUP
+        if host is None or not rootfs.is_shared(host):
+            return self.real["fd_filestat_set_times"](caller, fd, atim, mtim, fst)
+        # The fd still points at the shared inode: give the path its own copy and set its times.
+        rootfs.copy_up(host)
+        st = os.stat(host)
+        now = None
+        if fst & (FST_ATIM_NOW | FST_MTIM_NOW):
+            import time
+
+            now = time.time_ns()
+        a = now if fst & FST_ATIM_NOW else atim if fst & FST_ATIM else st.st_atime_ns
+        m = now if fst & FST_MTIM_NOW else mtim if fst & FST_MTIM else st.st_mtime_ns
+        os.utime(host, ns=(a or 0, m or 0))
+        return 0

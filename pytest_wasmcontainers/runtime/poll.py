@@ -1,0 +1,132 @@
+"""``poll_oneoff`` over a mix of socket fds, wasmtime's own fds and clocks.
+
+Without a socket subscription the call goes to wasmtime's WASI as it is, except pure clock waits,
+which we sleep ourselves in slices so that ``stop()`` is noticed. With sockets: each non-socket fd
+subscription is asked of real WASI one at a time (regular files and stdio are always ready there,
+and real WASI writes the exact event: nbytes left, flags); sockets are ``select()``ed.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import select
+import struct
+import termios
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from . import errno
+from .memory import GuestMemory, check, put_u32
+from .sockets import POLL_SLICE, SocketTable
+
+CLOCK, FD_READ, FD_WRITE = 0, 1, 2
+ABSTIME = 1
+HANGUP = 1
+_SUB = struct.Struct("<QB")
+_CLOCK = struct.Struct("<IQQH")
+_EVENT = struct.Struct("<QHB5xQH6x")
+_FIONREAD = struct.Struct("i")
+
+
+def _deadline(clock_id: int, timeout: int, flags: int) -> float:
+    """A clock subscription as a ``time.monotonic()`` deadline."""
+    if flags & ABSTIME:
+        now = time.clock_gettime_ns(time.CLOCK_REALTIME if clock_id == 0 else time.CLOCK_MONOTONIC)
+        return time.monotonic() + max(0, timeout - now) / 1e9
+    return time.monotonic() + timeout / 1e9
+
+
+class Poller:
+    def __init__(self, table: SocketTable, stop: threading.Event) -> None:
+        self.table = table
+        self.stop = stop
+        self.memory: GuestMemory | None = None
+        self.real: Callable[..., int] | None = None
+
+    def poll_oneoff(self, caller: Any, in_ptr: int, out_ptr: int, nsubs: int, nevents_ptr: int) -> int:
+        assert self.memory is not None and self.real is not None
+        if nsubs == 0:
+            return errno.INVAL
+        view = self.memory.view(caller)
+        check(view, in_ptr, 48 * nsubs)
+        check(view, out_ptr, 32 * nsubs)
+        clocks: list[tuple[int, float]] = []
+        reads: list[tuple[int, int]] = []
+        writes: list[tuple[int, int]] = []
+        foreign: list[int] = []  # indexes of subscriptions on wasmtime's fds
+        for i in range(nsubs):
+            base = in_ptr + 48 * i
+            userdata, tag = _SUB.unpack_from(view, base)
+            if tag == CLOCK:
+                clock_id, timeout, _precision, flags = _CLOCK.unpack_from(view, base + 16)
+                clocks.append((userdata, _deadline(clock_id, timeout, flags)))
+            elif tag in (FD_READ, FD_WRITE):
+                fd = struct.unpack_from("<I", view, base + 16)[0]
+                if fd in self.table.fds:
+                    (reads if tag == FD_READ else writes).append((userdata, fd))
+                else:
+                    foreign.append(i)
+            else:
+                return errno.INVAL
+        if not reads and not writes and foreign:
+            return int(self.real(caller, in_ptr, out_ptr, nsubs, nevents_ptr))
+
+        nevents = 0
+        for i in foreign:  # real WASI answers these at once (files and stdio are always ready)
+            rc = int(self.real(caller, in_ptr + 48 * i, out_ptr + 32 * nevents, 1, nevents_ptr))
+            if rc != 0:
+                return rc
+            view = self.memory.view(caller)
+            nevents += struct.unpack_from("<I", view, nevents_ptr)[0]
+
+        end = min((d for _, d in clocks), default=None)
+        rsocks = {self.table.fds[fd].sock: fd for _, fd in reads}
+        wsocks = {self.table.fds[fd].sock: fd for _, fd in writes}
+        while True:
+            if self.stop.is_set():
+                raise errno.Stopped("container stopped")
+            if nevents:
+                left = 0.0
+            elif end is None:
+                left = POLL_SLICE
+            else:
+                left = max(0.0, min(POLL_SLICE, end - time.monotonic()))
+            if rsocks or wsocks:
+                r, w, _ = select.select(list(rsocks), list(wsocks), [], left)
+            else:
+                r, w = [], []
+                if left:
+                    self.stop.wait(left)
+            if r or w or nevents or (end is not None and time.monotonic() >= end):
+                break
+
+        view = self.memory.view(caller)
+        ready_r = {rsocks[s] for s in r}
+        ready_w = {wsocks[s] for s in w}
+        events: list[tuple[int, int, int, int, int]] = []
+        for userdata, fd in reads:
+            if fd in ready_r:
+                gs = self.table.fds[fd]
+                nbytes, flags = 1, 0
+                if not gs.listening:
+                    try:
+                        nbytes = _FIONREAD.unpack(fcntl.ioctl(gs.sock.fileno(), termios.FIONREAD, b"\0" * 4))[
+                            0
+                        ]
+                    except OSError:
+                        nbytes = 0
+                    flags = HANGUP if nbytes == 0 else 0
+                events.append((userdata, 0, FD_READ, nbytes, flags))
+        for userdata, fd in writes:
+            if fd in ready_w:
+                events.append((userdata, 0, FD_WRITE, 65536, 0))
+        if not events and not nevents:
+            now = time.monotonic()
+            events = [(u, 0, CLOCK, 0, 0) for u, d in clocks if d <= now + 1e-4]
+        for userdata, err, kind, nbytes, flags in events:
+            _EVENT.pack_into(view, out_ptr + 32 * nevents, userdata, err, kind, nbytes, flags)
+            nevents += 1
+        put_u32(view, nevents_ptr, nevents)
+        return 0

@@ -1,0 +1,287 @@
+"""The embedded runtime: one shared engine per session, one store + thread per container."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import tempfile
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+import wasmtime
+
+from ..errors import WasmRuntimeError
+from . import epoch, errno, imports, rootfs
+from .cache import CompiledCache
+from .fdops import FdOps
+from .forward import ModuleCache, instantiate_forwarder
+from .logs import ContainerLog, LogPump
+from .memory import GuestMemory
+from .network import NameTable, PortMap
+from .poll import Poller
+from .process import WasmProcess
+from .sockets import Sockets, SocketTable
+from .spec import RunSpec
+
+ENGINE_SETTINGS = "epoch_interruption=1"
+_LIVE: weakref.WeakSet[Runtime] = weakref.WeakSet()
+
+
+class Runtime:
+    def __init__(self, cache_dir: Path | None = None) -> None:
+        self.cache_dir = Path(cache_dir or platformdirs.user_cache_dir("pytest-wasmcontainers"))
+        config = wasmtime.Config()
+        config.epoch_interruption = True
+        self.engine: wasmtime.Engine | None = wasmtime.Engine(config)
+        self.modules = CompiledCache(self.engine, self.cache_dir / "compiled", ENGINE_SETTINGS)
+        self.forwarders = ModuleCache(self.engine)
+        self.ticker = epoch.EpochTicker(self.engine)
+        self.scratch_root = self.cache_dir / "containers"
+        self._processes: set[WasmProcess] = set()
+        self._lock = threading.Lock()
+        _LIVE.add(self)
+
+    # ---- start -----------------------------------------------------------------------------
+    def start(self, spec: RunSpec) -> WasmProcess:
+        if self.engine is None:
+            raise WasmRuntimeError("this Runtime is closed")
+        what = spec.name or str(spec.module_file)
+        if not Path(spec.module_file).is_file():
+            raise WasmRuntimeError(f"module file {spec.module_file} does not exist")
+        timings: dict[str, Any] = {}
+        t0 = time.perf_counter()
+        module, how = self.modules.load(Path(spec.module_file))
+        timings.update(how)
+        imports.check_imports(module, what)
+        if not any(e.name == "_start" for e in module.exports):
+            raise WasmRuntimeError(f"{what} has no _start export: it is not a WASI command module")
+        for m in spec.mounts:
+            if not Path(m.host_path).is_dir():
+                raise WasmRuntimeError(f"mount source {m.host_path} (for {m.guest_path}) is not a directory")
+
+        self.scratch_root.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix="c-", dir=self.scratch_root))
+        try:
+            t1 = time.perf_counter()
+            root = scratch / "root"
+            if spec.rootfs is not None:
+                timings["rootfs"] = rootfs.make_view(Path(spec.rootfs), root)
+            else:
+                root.mkdir()
+            timings["rootfs_s"] = time.perf_counter() - t1
+            proc = self._instantiate(spec, module, scratch, root, timings)
+        except BaseException:
+            import shutil
+
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise
+        timings["start_s"] = time.perf_counter() - t0
+        return proc
+
+    def _instantiate(
+        self, spec: RunSpec, module: wasmtime.Module, scratch: Path, root: Path, timings: dict[str, Any]
+    ) -> WasmProcess:
+        assert self.engine is not None
+        t0 = time.perf_counter()
+        log = ContainerLog(spec.log_limit)
+
+        wasi = wasmtime.WasiConfig()
+        wasi.argv = list(spec.argv) or [spec.module_file.name]
+        env = dict(spec.env)
+        env.setdefault("PWD", spec.working_dir or "/")  # WASI has no cwd; Go's wasip1 reads PWD
+        wasi.env = list(env.items())
+        pump = LogPump(log, scratch)
+        wasi.stdout_file = str(pump.paths[0])
+        wasi.stderr_file = str(pump.paths[1])
+        if spec.stdin is not None:
+            stdin = scratch / "stdin"
+            stdin.write_bytes(spec.stdin)
+            wasi.stdin_file = str(stdin)
+        preopens: list[str] = []
+        wasi.preopen_dir(str(root), "/")
+        preopens.append(str(root))
+        for m in spec.mounts:
+            wasi.preopen_dir(str(m.host_path), m.guest_path, not m.read_only)
+            preopens.append(os.path.realpath(m.host_path))
+
+        try:
+            return self._link_and_begin(spec, module, wasi, pump, log, scratch, root, timings, t0, preopens)
+        except BaseException:
+            pump.close(0.1)
+            raise
+
+    def _link_and_begin(
+        self,
+        spec: RunSpec,
+        module: wasmtime.Module,
+        wasi: wasmtime.WasiConfig,
+        pump: LogPump,
+        log: ContainerLog,
+        scratch: Path,
+        root: Path,
+        timings: dict[str, Any],
+        t0: float,
+        preopens: list[str],
+    ) -> WasmProcess:
+        assert self.engine is not None
+        stop_event = threading.Event()
+        table = SocketTable()
+        ports = PortMap(spec.ports)
+        names = NameTable(spec.hosts, getattr(spec, "dns_servers", ()))
+        sockets = Sockets(table, ports, names, stop_event)
+        fdops = FdOps(table, sockets)
+        poller = Poller(table, stop_event)
+        store = wasmtime.Store(self.engine)
+        store.set_wasi(wasi)
+        if spec.memory_limit is not None:
+            store.set_limits(memory_size=spec.memory_limit)
+
+        proc = WasmProcess(
+            spec,
+            log=log,
+            ports=ports,
+            names=names,
+            table=table,
+            stop_event=stop_event,
+            scratch=scratch,
+            timings=timings,
+            on_exit=self._exited,
+        )
+        # preopened listeners sit at fds 3, 4, ... (wasmtime --tcplisten); the guest then sees no
+        # preopened directories, as its libc stops scanning at the first fd that is not one.
+        for i, guest_port in enumerate(spec.preopen_listeners):
+            fd = 3 + i
+            host_port = ports.host_port_for_bind(guest_port)
+            import socket as _socket
+
+            from .sockets import GuestSocket
+
+            s = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
+            s.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
+            s.setblocking(False)
+            s.bind(("127.0.0.1", host_port))
+            s.listen(128)
+            gs = GuestSocket(s, True, nonblock=True, listening=True, guest_addr=("0.0.0.0", guest_port))
+            table.add(gs, fd)
+            ports.add_listener(guest_port, s.getsockname()[1])
+        if not spec.preopen_listeners:
+            fdops.dirs = {3 + i: p for i, p in enumerate(preopens)}
+            fdops.root = str(root)
+
+        linker = wasmtime.Linker(self.engine)
+        linker.allow_shadowing = True
+        linker.define_wasi()
+        forwarded: list[tuple[str, wasmtime.FuncType]] = []
+        for name, ftype in imports.wasi_func_imports(module):
+            impl = self._handler(name, ftype, sockets, fdops, poller, bool(spec.preopen_listeners))
+            if impl is None:
+                continue
+            if name in imports.WASI_P1 and not name.startswith("sock_"):
+                forwarded.append((name, ftype))
+            linker.define_func(imports.WASI, name, ftype, _host(impl, proc), access_caller=True)
+        try:
+            instance = linker.instantiate(store, module)
+        except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
+            table.close_all()
+            raise WasmRuntimeError(f"{proc.name}: instantiation failed: {exc}") from exc
+        exports = instance.exports(store)
+        memory = exports.get("memory") if hasattr(exports, "get") else exports["memory"]
+        if not isinstance(memory, wasmtime.Memory):
+            table.close_all()
+            raise WasmRuntimeError(f"{proc.name}: the module exports no memory named 'memory'")
+        guest_memory = GuestMemory(memory)
+        sockets.memory = fdops.memory = poller.memory = guest_memory
+        real = instantiate_forwarder(self.forwarders, store, memory, forwarded)
+        fdops.real = {k: _bind(v) for k, v in real.items()}
+        if "poll_oneoff" in real:
+            poller.real = fdops.real["poll_oneoff"]
+        callback = epoch.install_deadline(store, proc._should_stop, "container stopped")
+        timings["instantiate_s"] = time.perf_counter() - t0
+        with self._lock:
+            self._processes.add(proc)
+        self.ticker.acquire()
+        proc._begin(
+            store, exports["_start"], memory, [linker, instance, callback, real, fdops, poller], [pump.close]
+        )
+        return proc
+
+    @staticmethod
+    def _handler(
+        name: str, ftype: wasmtime.FuncType, sockets: Sockets, fdops: FdOps, poller: Poller, guard: bool
+    ) -> Callable[..., int] | None:
+        variants = imports.SOCKET_FUNCS.get(name)
+        if variants is not None:
+            method: Callable[..., int] = getattr(sockets, variants[len(ftype.params)])
+            return method
+        if name == "poll_oneoff":
+            return poller.poll_oneoff
+        if name in imports.FD_FUNCS or name in imports.COPY_UP_FUNCS:
+            return getattr(fdops, name)  # type: ignore[no-any-return]
+        if guard and (name.startswith("fd_") or name.startswith("path_")) and ftype.params:
+            return fdops.socket_guard(name)
+        return None
+
+    def _exited(self, proc: WasmProcess) -> None:
+        with self._lock:
+            self._processes.discard(proc)
+        self.ticker.release()
+
+    # ---- close -------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Stop every container and drop every wasmtime object (engine, modules, stores)."""
+        with self._lock:
+            procs = list(self._processes)
+        for proc in procs:
+            proc.stop()
+        self.modules.clear_memory()
+        self.forwarders.clear()
+        self.engine = None
+        _LIVE.discard(self)
+
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _bind(func: Any) -> Callable[..., int]:
+    """A forwarder, called with the ``Caller`` of the host call it serves (same store)."""
+
+    def call(caller: Any, *args: int) -> int:
+        return int(func(caller, *args))
+
+    return call
+
+
+def _host(impl: Callable[..., int], proc: WasmProcess) -> Callable[..., int]:
+    """Errors become errnos; stop() and genuine host bugs trap the guest (recorded on ``proc``)."""
+
+    def call(caller: Any, *args: int) -> int:
+        try:
+            return impl(caller, *args)
+        except errno.WasiError as exc:
+            return exc.code
+        except OSError as exc:
+            return errno.from_exception(exc)
+        except BaseException as exc:
+            proc._host_error(exc)
+            raise
+
+    return call
+
+
+@atexit.register
+def _close_all() -> None:
+    # Dropping every store/module/engine before the interpreter exits keeps wasmtime's runtime
+    # threads from panicking during shutdown.
+    for rt in list(_LIVE):
+        rt.close()
+    import gc
+
+    gc.collect()

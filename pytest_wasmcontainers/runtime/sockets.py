@@ -1,0 +1,490 @@
+"""The socket table and WasmEdge's ``sock_*`` functions, over real host sockets.
+
+Every host socket is non-blocking; a guest's blocking call waits with ``select()`` in short slices
+so that ``stop()`` is noticed. Guest socket fds are numbered from ``FD_BASE`` so they never collide
+with wasmtime's own fds (except preopened listeners, which sit at 3, 4, ... like ``--tcplisten``).
+"""
+
+from __future__ import annotations
+
+import select
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import addresses, errno
+from .dnsserver import DnsConnection
+from .memory import GuestMemory, gather, iovecs, put_u16, put_u32, read, scatter
+from .network import NameTable, PortMap, is_local
+
+FD_BASE = 4096
+FDFLAG_NONBLOCK = 0x4
+RIFLAG_PEEK, RIFLAG_WAITALL = 1, 2
+POLL_SLICE = 0.05
+
+# WasmEdge SO_* numbering (SocketOptName in the crates) -> host option; level 0 = SOL_SOCKET.
+SO_REUSEADDR, SO_TYPE, SO_ERROR, SO_DONTROUTE, SO_BROADCAST = 0, 1, 2, 3, 4
+SO_SNDBUF, SO_RCVBUF, SO_KEEPALIVE, SO_OOBINLINE, SO_LINGER = 5, 6, 7, 8, 9
+SO_RCVLOWAT, SO_RCVTIMEO, SO_SNDTIMEO, SO_ACCEPTCONN, SO_BINDTODEVICE = 10, 11, 12, 13, 14
+_INT_OPTS = {
+    SO_REUSEADDR: socket.SO_REUSEADDR,
+    SO_DONTROUTE: socket.SO_DONTROUTE,
+    SO_BROADCAST: socket.SO_BROADCAST,
+    SO_SNDBUF: socket.SO_SNDBUF,
+    SO_RCVBUF: socket.SO_RCVBUF,
+    SO_KEEPALIVE: socket.SO_KEEPALIVE,
+    SO_OOBINLINE: socket.SO_OOBINLINE,
+    SO_RCVLOWAT: socket.SO_RCVLOWAT,
+}
+_TIMEVAL = struct.Struct("<qq")  # wasm32 wasi-libc: time_t and suseconds_t are 64-bit
+
+
+@dataclass(eq=False)
+class GuestSocket:
+    sock: socket.socket
+    stream: bool
+    nonblock: bool = False
+    listening: bool = False
+    guest_addr: tuple[str, int] | None = None
+    """What the guest bound (or sees as its local address); None: ask the host socket."""
+    peer: tuple[str, int] | None = None
+    """The address the guest dialled (before name/port rewriting)."""
+    recv_timeout: float | None = None
+    send_timeout: float | None = None
+    dns: DnsConnection | None = None
+    options: dict[int, int] = field(default_factory=dict)
+
+    def close(self) -> None:
+        if self.dns is not None:
+            self.dns.close()
+        self.sock.close()
+
+
+class SocketTable:
+    def __init__(self) -> None:
+        self.fds: dict[int, GuestSocket] = {}
+        self._next = FD_BASE
+        self._lock = threading.Lock()
+
+    def add(self, gs: GuestSocket, fd: int | None = None) -> int:
+        with self._lock:
+            if fd is None:
+                fd = self._next
+                self._next += 1
+            self.fds[fd] = gs
+        return fd
+
+    def get(self, fd: int) -> GuestSocket:
+        gs = self.fds.get(fd)
+        if gs is None:
+            raise errno.WasiError(errno.BADF)
+        return gs
+
+    def close(self, fd: int) -> bool:
+        gs = self.fds.pop(fd, None)
+        if gs is None:
+            return False
+        gs.close()
+        return True
+
+    def close_all(self) -> None:
+        for fd in list(self.fds):
+            self.close(fd)
+
+
+class Sockets:
+    """Host functions for the socket extension. Each takes a wasmtime ``Caller`` first."""
+
+    def __init__(
+        self,
+        table: SocketTable,
+        ports: PortMap,
+        names: NameTable,
+        stop: threading.Event,
+        on_listen: Callable[[GuestSocket], None] | None = None,
+    ) -> None:
+        self.table = table
+        self.ports = ports
+        self.names = names
+        self.stop = stop
+        self.memory: GuestMemory | None = None
+
+    # ---- helpers -------------------------------------------------------------------------
+    def view(self, caller: Any) -> Any:
+        assert self.memory is not None
+        return self.memory.view(caller)
+
+    def wait(self, gs: GuestSocket, write: bool) -> None:
+        """Wait until ``gs`` is ready, honouring non-blocking mode, SO_*TIMEO and stop()."""
+        if gs.nonblock:
+            raise errno.WasiError(errno.AGAIN)
+        limit = gs.send_timeout if write else gs.recv_timeout
+        end = None if not limit else time.monotonic() + limit
+        while True:
+            if self.stop.is_set():
+                raise errno.Stopped("container stopped")
+            left = POLL_SLICE if end is None else min(POLL_SLICE, end - time.monotonic())
+            if left <= 0:
+                raise errno.WasiError(errno.AGAIN)
+            r, w, _ = select.select([] if write else [gs.sock], [gs.sock] if write else [], [], left)
+            if r or w:
+                return
+
+    def _new_host_socket(self, family: int, stream: bool) -> socket.socket:
+        s = socket.socket(family, socket.SOCK_STREAM if stream else socket.SOCK_DGRAM)
+        s.setblocking(False)
+        return s
+
+    def _route(self, ip: str, port: int) -> tuple[str, int]:
+        """Where a guest's (ip, port) really goes: name table, then this container's own ports."""
+        endpoint = self.names.endpoint_for(ip)
+        if endpoint is not None:
+            host, real_port = endpoint.resolve(port)
+            infos = socket.getaddrinfo(host, real_port, proto=socket.IPPROTO_TCP)
+            infos.sort(key=lambda i: i[0] != socket.AF_INET)
+            return str(infos[0][4][0]), int(infos[0][4][1])
+        if is_local(ip):
+            mapped = self.ports.listening.get(port)
+            return "127.0.0.1", mapped if mapped is not None else port
+        return ip, port
+
+    # ---- WasmEdge API --------------------------------------------------------------------
+    def sock_open(self, caller: Any, af: int, socktype: int, fd_ptr: int) -> int:
+        if af not in (addresses.FAMILY_UNSPEC, addresses.FAMILY_INET4, addresses.FAMILY_INET6):
+            return errno.AFNOSUPPORT
+        if socktype not in (0, 1, 2):
+            return errno.INVAL
+        stream = socktype != 1
+        gs = GuestSocket(self._new_host_socket(socket.AF_INET, stream), stream)
+        fd = self.table.add(gs)
+        put_u32(self.view(caller), fd_ptr, fd)
+        return 0
+
+    def sock_bind(self, caller: Any, fd: int, addr_ptr: int, port: int) -> int:
+        gs = self.table.get(fd)
+        ip = addresses.decode(self.view(caller), addr_ptr)
+        host_port = self.ports.host_port_for_bind(port)
+        if gs.stream:
+            gs.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Every bind is really on loopback: the guest's "own" address, whatever it asked for.
+        gs.sock.bind(("127.0.0.1", host_port))
+        gs.guest_addr = (ip if is_local(ip) else "0.0.0.0", port or gs.sock.getsockname()[1])
+        return 0
+
+    def sock_listen(self, caller: Any, fd: int, backlog: int) -> int:
+        gs = self.table.get(fd)
+        if gs.guest_addr is None:  # listen without bind: the host picks a port, like Linux does
+            gs.sock.bind(("127.0.0.1", 0))
+            gs.guest_addr = ("0.0.0.0", gs.sock.getsockname()[1])
+        gs.sock.listen(max(backlog, 128))
+        gs.listening = True
+        self.ports.add_listener(gs.guest_addr[1], int(gs.sock.getsockname()[1]))
+        return 0
+
+    def _accept(self, caller: Any, fd: int, flags: int, fd_ptr: int) -> int:
+        gs = self.table.get(fd)
+        while True:
+            try:
+                conn, _ = gs.sock.accept()
+                break
+            except BlockingIOError:
+                self.wait(gs, write=False)
+        conn.setblocking(False)
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        child = GuestSocket(conn, True, nonblock=bool(flags & FDFLAG_NONBLOCK), guest_addr=gs.guest_addr)
+        put_u32(self.view(caller), fd_ptr, self.table.add(child))
+        return 0
+
+    def sock_accept_wasmedge(self, caller: Any, fd: int, fd_ptr: int) -> int:
+        return self._accept(caller, fd, 0, fd_ptr)
+
+    def sock_accept(self, caller: Any, fd: int, flags: int, fd_ptr: int) -> int:
+        return self._accept(caller, fd, flags, fd_ptr)
+
+    def sock_connect(self, caller: Any, fd: int, addr_ptr: int, port: int) -> int:
+        gs = self.table.get(fd)
+        ip = addresses.decode(self.view(caller), addr_ptr)
+        gs.peer = (ip, port)
+        if self.names.is_dns_server(ip, port):
+            dns = DnsConnection(self.names.lookup, self.stop)
+            gs.sock.close()
+            gs.sock, gs.dns = dns.guest_end, dns
+            gs.sock.setblocking(False)
+            return 0
+        host, real_port = self._route(ip, port)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        if family != gs.sock.family:
+            gs.sock.close()
+            gs.sock = self._new_host_socket(family, gs.stream)
+            for opt, value in gs.options.items():
+                gs.sock.setsockopt(socket.SOL_SOCKET, opt, value)
+        if gs.stream:
+            gs.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        err = gs.sock.connect_ex((host, real_port))
+        if err == 0:
+            return 0
+        if err not in (115, 11):  # EINPROGRESS, EAGAIN
+            return errno.from_host(err)
+        if gs.nonblock:
+            return errno.INPROGRESS
+        self.wait(gs, write=True)
+        err = gs.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        return errno.from_host(err) if err else 0
+
+    def _recv(self, gs: GuestSocket, caller: Any, iovs_ptr: int, count: int, flags: int) -> tuple[int, Any]:
+        view = self.view(caller)
+        vecs = iovecs(view, iovs_ptr, count)
+        want = sum(n for _, n in vecs)
+        if want == 0:
+            return 0, None
+        peek = socket.MSG_PEEK if flags & RIFLAG_PEEK else 0
+        while True:
+            try:
+                if len(vecs) == 1:
+                    base, n = vecs[0]
+                    got, addr = gs.sock.recvfrom_into(memoryview(view)[base : base + n], n, peek)
+                    return got, addr
+                data, addr = gs.sock.recvfrom(want, peek)
+                scatter(view, vecs, data)
+                return len(data), addr
+            except BlockingIOError:
+                self.wait(gs, write=False)
+                view = self.view(caller)  # the memory may have moved while we waited? (no: same call)
+
+    def _send(
+        self, gs: GuestSocket, caller: Any, iovs_ptr: int, count: int, to: tuple[str, int] | None
+    ) -> int:
+        view = self.view(caller)
+        data = gather(view, iovecs(view, iovs_ptr, count))
+        if not data:
+            return 0
+        while True:
+            try:
+                return gs.sock.sendto(data, to) if to is not None else gs.sock.send(data)
+            except BlockingIOError:
+                self.wait(gs, write=True)
+
+    def sock_recv(
+        self, caller: Any, fd: int, iovs: int, count: int, flags: int, len_ptr: int, oflags_ptr: int
+    ) -> int:
+        gs = self.table.get(fd)
+        got, _ = self._recv(gs, caller, iovs, count, flags)
+        view = self.view(caller)
+        put_u32(view, len_ptr, got)
+        put_u16(view, oflags_ptr, 0)
+        return 0
+
+    def sock_recv_from_v1(
+        self,
+        caller: Any,
+        fd: int,
+        iovs: int,
+        count: int,
+        addr_ptr: int,
+        flags: int,
+        len_ptr: int,
+        oflags_ptr: int,
+    ) -> int:
+        gs = self.table.get(fd)
+        got, addr = self._recv(gs, caller, iovs, count, flags)
+        view = self.view(caller)
+        if addr:
+            addresses.encode(view, addr_ptr, str(addr[0]))
+        put_u32(view, len_ptr, got)
+        put_u16(view, oflags_ptr, 0)
+        return 0
+
+    def sock_recv_from(
+        self,
+        caller: Any,
+        fd: int,
+        iovs: int,
+        count: int,
+        addr_ptr: int,
+        flags: int,
+        port_ptr: int,
+        len_ptr: int,
+        oflags_ptr: int,
+    ) -> int:
+        gs = self.table.get(fd)
+        got, addr = self._recv(gs, caller, iovs, count, flags)
+        view = self.view(caller)
+        if addr:
+            addresses.encode(view, addr_ptr, str(addr[0]))
+            put_u16(view, port_ptr, int(addr[1]))  # WasmEdge writes a u16 here
+        put_u32(view, len_ptr, got)
+        put_u16(view, oflags_ptr, 0)
+        return 0
+
+    def sock_send(self, caller: Any, fd: int, iovs: int, count: int, flags: int, len_ptr: int) -> int:
+        gs = self.table.get(fd)
+        put_u32(self.view(caller), len_ptr, self._send(gs, caller, iovs, count, None))
+        return 0
+
+    def sock_send_to(
+        self, caller: Any, fd: int, iovs: int, count: int, addr_ptr: int, port: int, flags: int, len_ptr: int
+    ) -> int:
+        gs = self.table.get(fd)
+        ip = addresses.decode(self.view(caller), addr_ptr)
+        target = self._route(ip, port)
+        put_u32(self.view(caller), len_ptr, self._send(gs, caller, iovs, count, target))
+        return 0
+
+    def sock_shutdown(self, caller: Any, fd: int, how: int) -> int:
+        gs = self.table.get(fd)
+        mode = {1: socket.SHUT_RD, 2: socket.SHUT_WR, 3: socket.SHUT_RDWR}.get(how)
+        if mode is None:
+            return errno.INVAL
+        try:
+            gs.sock.shutdown(mode)
+        except OSError as exc:
+            if exc.errno != 107:  # ENOTCONN: the peer already went away
+                raise
+            return errno.NOTCONN
+        return 0
+
+    def _local(self, gs: GuestSocket) -> tuple[str, int]:
+        if gs.guest_addr is not None:
+            return gs.guest_addr
+        host, port = gs.sock.getsockname()[:2]
+        return str(host), int(port)
+
+    def _peer(self, gs: GuestSocket) -> tuple[str, int]:
+        if gs.peer is not None:
+            return gs.peer
+        host, port = gs.sock.getpeername()[:2]
+        return str(host), int(port)
+
+    def sock_getlocaladdr_v1(self, caller: Any, fd: int, addr_ptr: int, type_ptr: int, port_ptr: int) -> int:
+        ip, port = self._local(self.table.get(fd))
+        addresses.encode_v1(self.view(caller), addr_ptr, type_ptr, port_ptr, ip, port)
+        return 0
+
+    def sock_getlocaladdr(self, caller: Any, fd: int, addr_ptr: int, port_ptr: int) -> int:
+        ip, port = self._local(self.table.get(fd))
+        view = self.view(caller)
+        addresses.encode(view, addr_ptr, ip)
+        put_u32(view, port_ptr, port)
+        return 0
+
+    def sock_getpeeraddr_v1(self, caller: Any, fd: int, addr_ptr: int, type_ptr: int, port_ptr: int) -> int:
+        ip, port = self._peer(self.table.get(fd))
+        addresses.encode_v1(self.view(caller), addr_ptr, type_ptr, port_ptr, ip, port)
+        return 0
+
+    def sock_getpeeraddr(self, caller: Any, fd: int, addr_ptr: int, port_ptr: int) -> int:
+        ip, port = self._peer(self.table.get(fd))
+        view = self.view(caller)
+        addresses.encode(view, addr_ptr, ip)
+        put_u32(view, port_ptr, port)
+        return 0
+
+    def sock_setsockopt(self, caller: Any, fd: int, level: int, name: int, value_ptr: int, size: int) -> int:
+        gs = self.table.get(fd)
+        if level != 0:
+            return errno.NOPROTOOPT
+        raw = read(self.view(caller), value_ptr, size)
+        if name in (SO_RCVTIMEO, SO_SNDTIMEO):
+            if size < 16:
+                return errno.INVAL
+            sec, usec = _TIMEVAL.unpack_from(raw)
+            timeout = sec + usec / 1e6 or None
+            if name == SO_RCVTIMEO:
+                gs.recv_timeout = timeout
+            else:
+                gs.send_timeout = timeout
+            return 0
+        if name == SO_LINGER:
+            if size < 8:
+                return errno.INVAL
+            gs.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, raw[:8])
+            return 0
+        if name == SO_BINDTODEVICE:
+            return 0  # one loopback "interface" per container: nothing to choose
+        opt = _INT_OPTS.get(name)
+        if opt is None or size < 4:
+            return errno.NOPROTOOPT if opt is None else errno.INVAL
+        value = struct.unpack_from("<i", raw)[0]
+        gs.options[opt] = value
+        gs.sock.setsockopt(socket.SOL_SOCKET, opt, value)
+        return 0
+
+    def sock_getsockopt(
+        self, caller: Any, fd: int, level: int, name: int, value_ptr: int, size_ptr: int
+    ) -> int:
+        gs = self.table.get(fd)
+        if level != 0:
+            return errno.NOPROTOOPT
+        view = self.view(caller)
+        if name in (SO_RCVTIMEO, SO_SNDTIMEO):
+            t = gs.recv_timeout if name == SO_RCVTIMEO else gs.send_timeout
+            sec = int(t or 0)
+            out = _TIMEVAL.pack(sec, round(((t or 0) - sec) * 1e6))
+        elif name == SO_BINDTODEVICE:
+            out = b""
+        elif name == SO_LINGER:
+            out = gs.sock.getsockopt(socket.SOL_SOCKET, socket.SO_LINGER, 8)
+        elif name == SO_TYPE:
+            out = struct.pack("<i", 2 if gs.stream else 1)
+        elif name == SO_ERROR:
+            err = gs.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            out = struct.pack("<i", errno.from_host(err) if err else 0)
+        elif name == SO_ACCEPTCONN:
+            out = struct.pack("<i", int(gs.listening))
+        elif name in _INT_OPTS:
+            out = struct.pack("<i", gs.sock.getsockopt(socket.SOL_SOCKET, _INT_OPTS[name]))
+        else:
+            return errno.NOPROTOOPT
+        room = struct.unpack_from("<I", view, size_ptr)[0] if size_ptr + 4 <= len(view) else 0
+        out = out[:room]
+        from .memory import write
+
+        write(view, value_ptr, out)
+        put_u32(view, size_ptr, len(out))
+        return 0
+
+    def sock_getaddrinfo(
+        self,
+        caller: Any,
+        node_ptr: int,
+        node_len: int,
+        service_ptr: int,
+        service_len: int,
+        hints_ptr: int,
+        res_ptr: int,
+        max_len: int,
+        res_len_ptr: int,
+    ) -> int:
+        view = self.view(caller)
+        node = read(view, node_ptr, node_len).split(b"\0", 1)[0].decode("utf-8", "replace")
+        service = read(view, service_ptr, service_len).split(b"\0", 1)[0].decode("utf-8", "replace")
+        if not node and not service:
+            return errno.AINONAME
+        if max_len < 1:
+            return errno.AIMEMORY
+        _flags, family, socktype, protocol = addresses.read_hints(view, hints_ptr)
+        if family not in (0, 1, 2):
+            return errno.AIFAMILY
+        try:
+            port = int(service) if service.isdigit() or not service else socket.getservbyname(service)
+        except OSError:
+            return errno.AISERVICE
+        try:
+            ips = self.names.lookup(node or "127.0.0.1")
+        except OSError:
+            return errno.AINONAME
+        if family == addresses.FAMILY_INET4:
+            ips = [ip for ip in ips if ":" not in ip]
+        elif family == addresses.FAMILY_INET6:
+            ips = [ip for ip in ips if ":" in ip]
+        if not ips:
+            return errno.AINONAME
+        count = addresses.write_addrinfos(
+            view, res_ptr, max_len, [(ip, port) for ip in ips], socktype, protocol
+        )
+        put_u32(self.view(caller), res_len_ptr, count)
+        return 0
