@@ -24,6 +24,12 @@ def _platform(config: dict[str, Any], fallback: str) -> str:
     return fallback
 
 
+def _titled_path(layer: dict[str, Any]) -> str:
+    """Guest path for a Wasm layer: its file name annotation (set by oras and wkg), or a fixed one."""
+    title = str((layer.get("annotations") or {}).get("org.opencontainers.image.title", ""))
+    return "/" + (posixpath.basename(title) if title.endswith(".wasm") else "module.wasm")
+
+
 def _link_or_copy(src: Path, dest: Path) -> None:
     try:
         os.link(src, dest)
@@ -92,8 +98,7 @@ def build_image(
                 f"image {label}: Wasm artifact (config {WASM_CONFIG}) without an application/wasm layer"
             )
         rootfs = None
-        title = (wasm_layers[0].get("annotations") or {}).get("org.opencontainers.image.title", "")
-        module_path = "/" + (posixpath.basename(title) if title.endswith(".wasm") else "module.wasm")
+        module_path = _titled_path(wasm_layers[0])
         module_file = workdir / "module.wasm"
         _link_or_copy(blobs[wasm_layers[0]["digest"]], module_file)
     else:
@@ -104,6 +109,8 @@ def build_image(
             if mt in WASM_LAYERS:
                 continue
             if not is_tar_layer(mt):
+                if wasm_layers:
+                    continue  # artifact-style (e.g. `oras push`): other files ride along; ignore them
                 raise ImageError(
                     f"image {label}: layer {i} has media type {mt!r}, which is neither a tar layer nor Wasm"
                 )
@@ -113,7 +120,11 @@ def build_image(
             # runwasi: the first Wasm layer is the program; argv still comes from the config.
             module_file = workdir / "module.wasm"
             _link_or_copy(blobs[wasm_layers[0]["digest"]], module_file)
-            module_path = posixpath.normpath(posixpath.join(working_dir, argv0)) if argv0 else "/module.wasm"
+            module_path = (
+                posixpath.normpath(posixpath.join(working_dir, argv0))
+                if argv0
+                else _titled_path(wasm_layers[0])
+            )
         else:
             module_path = _find_module(rootfs, argv0, working_dir, label)
             module_file = resolve(rootfs, module_path)
@@ -121,7 +132,8 @@ def build_image(
         kind = module_kind(f.read(8), f"the module {module_path} of image {label}")
     record = {
         "digest": manifest_digest,
-        "platform": _platform(config, platform_hint),
+        "platform": _platform(config, platform_hint)
+        or ("wasip2/wasm" if kind == "component" else "wasip1/wasm"),
         "module_file": str(module_file.relative_to(workdir)),
         "module_path": module_path,
         "module_kind": kind,

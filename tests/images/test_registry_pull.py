@@ -247,3 +247,22 @@ def test_progress_events(publish: Publish, cache: ImageCache) -> None:
     last = {e.digest: e for e in events}
     assert all(e.done == e.total for e in last.values())
     assert max(e.total or 0 for e in events) > 100_000
+
+
+def test_artifact_pushed_by_oras(registry: Registry, tmp_path, module: bytes, cache: ImageCache) -> None:
+    """`oras push hello.wasm:application/wasm README.md:text/markdown`, as oras-py's client does it."""
+    import oras.client
+
+    (tmp_path / "hello.wasm").write_bytes(module)
+    (tmp_path / "README.md").write_text("# hello\n")
+    ref = f"{registry.host}/oras/hello:v1"
+    client = oras.client.OrasClient(hostname=registry.host, insecure=True)
+    cwd = os.getcwd()
+    os.chdir(tmp_path)  # oras titles layers by the path as given
+    try:
+        client.push(files=["hello.wasm:application/wasm", "README.md:text/markdown"], target=ref)
+    finally:
+        os.chdir(cwd)
+    img = pull(ref, cache=cache)
+    assert img.module_path == "/hello.wasm" and img.module_file.read_bytes() == module
+    assert img.platform == "wasip1/wasm" and img.module_kind == "module"
