@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -45,16 +46,20 @@ def go_version() -> str:
 
 def sources_digest() -> str:
     h = hashlib.sha256(go_version().encode())
-    for path in sorted(p for p in APP.rglob("*") if p.is_file() and p.suffix in (".go", ".mod", ".sum")):
+    for path in sorted(p for p in APP.rglob("*") if p.is_file() and p.suffix in (".go", ".mod", ".sum") and not p.name.endswith("_test.go")):
         h.update(str(path.relative_to(APP)).encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()[:24]
 
 
-def _go_env() -> dict[str, str]:
+def go_env(wasm: bool = True) -> dict[str, str]:
+    """The environment of offline Go builds: for wasip1, or (``wasm=False``) for this host."""
     env = dict(os.environ)
+    if wasm:
+        env.update(GOOS="wasip1", GOARCH="wasm")
+    else:
+        env.pop("GOOS", None)
+        env.pop("GOARCH", None)
     env.update(
-        GOOS="wasip1",
-        GOARCH="wasm",
         CGO_ENABLED="0",
         GOTOOLCHAIN="local",  # no toolchain downloads
         GOPROXY="off",  # and no modules: the app uses the standard library only
@@ -79,12 +84,20 @@ def build_wasm() -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
         cmd = ["go", "build", "-trimpath", "-ldflags=-s -w", "-o", str(tmp / MODULE_NAME), "."]
-        proc = subprocess.run(cmd, cwd=APP, env=_go_env(), capture_output=True, text=True)
+        proc = subprocess.run(cmd, cwd=APP, env=go_env(), capture_output=True, text=True)
         if proc.returncode != 0:
             shutil.rmtree(tmp, ignore_errors=True)
             raise BuildError(f"go build failed in {APP}:\n{proc.stdout}{proc.stderr}")
         tmp.rename(out_dir)
     return module
+
+
+def _has_tag(layout: Path, tag: str) -> bool:
+    index = layout / "index.json"
+    if not index.exists():
+        return False
+    manifests = json.loads(index.read_text()).get("manifests") or []
+    return any((m.get("annotations") or {}).get("org.opencontainers.image.ref.name") == tag for m in manifests)
 
 
 def build_image(tag: str = "latest") -> str:
@@ -93,7 +106,7 @@ def build_image(tag: str = "latest") -> str:
     layout = module.parent / "oci"
     lock = FileLock(str(layout) + ".lock")
     with lock:
-        if not (layout / "index.json").exists() or tag not in (layout / "index.json").read_text():
+        if not _has_tag(layout, tag):
             write_oci_layout(
                 layout,
                 module,
