@@ -9,6 +9,7 @@ rest, FORMERR for anything it cannot parse. The 2-byte TCP length prefix is the 
 from __future__ import annotations
 
 import ipaddress
+import socket
 import struct
 from collections.abc import Callable
 
@@ -18,6 +19,7 @@ NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP, REFUSED = 0, 1, 2, 3, 4, 5
 TTL = 0  # names follow containers that come and go within a test: never cache
 _HEADER = struct.Struct(">HHHHHH")
 _MAX_MESSAGE = 0xFFFF  # what a 2-byte TCP length prefix can frame
+_NO_NAME = {socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)}
 
 
 class _Malformed(ValueError):
@@ -104,6 +106,10 @@ def answer(query: bytes, lookup: Callable[[str], list[str]]) -> bytes:
     try:
         addresses = list(lookup(name.rstrip(".").lower()))
         records = _records(qtype, addresses)
+    except socket.gaierror as exc:
+        # a lookup that fell through to the host's resolver: "no such name" is NXDOMAIN
+        rcode = NXDOMAIN if exc.errno in _NO_NAME else SERVFAIL
+        return _reply(query_id, flags, rcode, question, [])
     except Exception:
         return _reply(query_id, flags, SERVFAIL, question, [])
     if not addresses:

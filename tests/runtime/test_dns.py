@@ -96,6 +96,20 @@ def test_lookup_failure_is_servfail() -> None:
     assert dns.message.from_wire(answer(query.to_wire(), broken)).rcode() == dns.rcode.SERVFAIL
 
 
+def test_host_resolver_failures_map_to_nxdomain_or_servfail() -> None:
+    import socket
+
+    def no_name(name: str) -> list[str]:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    def try_again(name: str) -> list[str]:
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    wire = dns.message.make_query("elsewhere.example", "A").to_wire()
+    assert dns.message.from_wire(answer(wire, no_name)).rcode() == dns.rcode.NXDOMAIN
+    assert dns.message.from_wire(answer(wire, try_again)).rcode() == dns.rcode.SERVFAIL
+
+
 def _formerr(wire: bytes) -> None:
     reply = dns.message.from_wire(answer(wire, lookup))
     assert reply.rcode() == dns.rcode.FORMERR
