@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -64,6 +65,18 @@ class ImageCache:
                 f"cannot use {self.root} as the image cache ({err}); point {CACHE_ENV} (or the "
                 "plugin's cache directory option) at a writable directory"
             ) from err
+
+        self._sweep_tmp()
+
+    def _sweep_tmp(self, max_age: float = 86400.0) -> None:
+        """Drop partial writes a crashed process left behind (live ones are far younger than a day)."""
+        cutoff = time.time() - max_age
+        for entry in (self.root / "tmp").iterdir():
+            try:
+                if entry.lstat().st_mtime < cutoff:
+                    shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+            except OSError:
+                pass
 
     def __repr__(self) -> str:
         return f"ImageCache({str(self.root)!r})"

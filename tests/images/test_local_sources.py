@@ -155,3 +155,15 @@ def test_unwritable_cache_dir(tmp_path: Path) -> None:
     blocker.write_text("")
     with pytest.raises(ImageError, match="WASMCONTAINERS_CACHE_DIR"):
         ImageCache(blocker / "cache")
+
+
+def test_stale_partial_writes_are_swept(tmp_path: Path) -> None:
+    import os
+
+    ImageCache(tmp_path / "c")
+    stale, fresh = tmp_path / "c/tmp/stale.1.x", tmp_path / "c/tmp/fresh.2.y"
+    stale.mkdir()
+    fresh.write_bytes(b"partial")
+    os.utime(stale, (0, 0))
+    ImageCache(tmp_path / "c")
+    assert not stale.exists() and fresh.exists()
