@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from pytest_wasmcontainers.runtime import Runtime, RunSpec
+from pytest_wasmcontainers.runtime import RunSpec, Runtime
 
 from .conftest import c_guest, free_port, go_guest, http_request
 
