@@ -46,7 +46,11 @@ def go_version() -> str:
 
 def sources_digest() -> str:
     h = hashlib.sha256(go_version().encode())
-    for path in sorted(p for p in APP.rglob("*") if p.is_file() and p.suffix in (".go", ".mod", ".sum") and not p.name.endswith("_test.go")):
+    for path in sorted(
+        p
+        for p in APP.rglob("*")
+        if p.is_file() and p.suffix in (".go", ".mod", ".sum") and not p.name.endswith("_test.go")
+    ):
         h.update(str(path.relative_to(APP)).encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()[:24]
 
@@ -97,7 +101,9 @@ def _has_tag(layout: Path, tag: str) -> bool:
     if not index.exists():
         return False
     manifests = json.loads(index.read_text()).get("manifests") or []
-    return any((m.get("annotations") or {}).get("org.opencontainers.image.ref.name") == tag for m in manifests)
+    return any(
+        (m.get("annotations") or {}).get("org.opencontainers.image.ref.name") == tag for m in manifests
+    )
 
 
 def build_image(tag: str = "latest") -> str:

@@ -25,13 +25,13 @@ var dnsID atomic.Uint32
 
 // resolve turns a host name into IPv4 addresses: IP literals as they are, then DNS over TCP
 // when DNS_SERVER is set (as wasmedge_wasi_socket does), otherwise sock_getaddrinfo.
-func resolve(host string) ([]netip.Addr, error) {
+func resolve(host string, port int) ([]netip.Addr, error) {
 	if ip, err := netip.ParseAddr(host); err == nil {
 		return []netip.Addr{ip}, nil
 	}
 	server := os.Getenv("DNS_SERVER")
 	if server == "" {
-		return lookupGetaddrinfo(host)
+		return lookupGetaddrinfo(host, port)
 	}
 	ip, port, err := parseHostPort(server, 53)
 	if err != nil {
@@ -60,7 +60,7 @@ func parseHostPort(s string, defaultPort int) (netip.Addr, int, error) {
 }
 
 func dial(host string, port int) (net.Conn, error) {
-	addrs, err := resolve(host)
+	addrs, err := resolve(host, port)
 	if err != nil {
 		return nil, err
 	}

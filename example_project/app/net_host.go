@@ -17,6 +17,6 @@ func DialIP(ip netip.Addr, port int, timeout time.Duration) (net.Conn, error) {
 	return net.DialTimeout("tcp", netip.AddrPortFrom(ip, uint16(port)).String(), timeout)
 }
 
-func lookupGetaddrinfo(host string) ([]netip.Addr, error) {
+func lookupGetaddrinfo(host string, _ int) ([]netip.Addr, error) {
 	return net.DefaultResolver.LookupNetIP(context.Background(), "ip4", host)
 }

@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"strconv"
 	"syscall"
 	"time"
 	"unsafe"
@@ -169,10 +170,11 @@ func waitConnected(conn net.Conn, fd uint32, timeout time.Duration) error {
 	return soerr
 }
 
-// lookupGetaddrinfo resolves a name with the extension's sock_getaddrinfo (IPv4, TCP).
-func lookupGetaddrinfo(host string) ([]netip.Addr, error) {
+// lookupGetaddrinfo resolves a name with the extension's sock_getaddrinfo (IPv4, TCP). The port
+// goes in as the service, as the crate's ToSocketAddrs does ("db", "3306").
+func lookupGetaddrinfo(host string, port int) ([]netip.Addr, error) {
 	node := append([]byte(host), 0)
-	service := []byte{0}
+	service := append([]byte(strconv.Itoa(port)), 0)
 	// WasiAddrinfo, packed(4): flags u16@0 family u8@2 socktype u8@3 protocol u8@4
 	// addrlen u32@8 addr*@12 canonname*@16 canonnamelen u32@20 next*@24 (28 bytes).
 	// WasiSockaddr (repr C): family u8@0 sa_data_len u32@4 sa_data*@8 (12 bytes).
