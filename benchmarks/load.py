@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from dataclasses import dataclass
 
 _UNITS = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6}
 
@@ -23,8 +24,18 @@ def wrk_version() -> str | None:
     return first or None
 
 
+@dataclass
+class WrkRun:
+    requests_per_second: float
+    requests: int
+
+
 def requests_per_second(url: str, connections: int, seconds: float, threads: int = 1) -> float:
-    """Run wrk once and return its Requests/sec; fails loudly on socket errors or non-2xx replies."""
+    return run(url, connections, seconds, threads).requests_per_second
+
+
+def run(url: str, connections: int, seconds: float, threads: int = 1) -> WrkRun:
+    """Run wrk once; fails loudly on socket errors or non-2xx replies."""
     exe = wrk_path()
     if not exe:
         raise RuntimeError("wrk is not installed (apt-get install wrk)")
@@ -37,6 +48,7 @@ def requests_per_second(url: str, connections: int, seconds: float, threads: int
         if bad in text:
             raise RuntimeError(f"wrk saw errors against {url}:\n{text}")
     m = re.search(r"Requests/sec:\s+([\d.]+)([kKM]?)", text)
-    if not m:
+    n = re.search(r"(\d+) requests in", text)
+    if not m or not n:
         raise RuntimeError(f"cannot read wrk output:\n{text}")
-    return float(m.group(1)) * _UNITS[m.group(2)]
+    return WrkRun(float(m.group(1)) * _UNITS[m.group(2)], int(n.group(1)))

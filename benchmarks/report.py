@@ -66,6 +66,12 @@ def markdown(figures: list[Figure], machine: dict[str, Any], mode: str, when: st
         for f, s in parts:
             bits = ", ".join(f"{k} {_num(summary(v)['median'], f.unit)}" for k, v in s.breakdown.items() if v)
             lines.append(f"- {f.title}, {s.label}: {bits} ({f.unit})")
+    extras = [(f, s) for f in figures for s in (f.ours, f.baseline) if s is not None and s.ok and s.extra]
+    if extras:
+        lines += ["", "Side measurements (medians):", ""]
+        for f, s in extras:
+            bits = ", ".join(f"{k} {_num(summary(v)['median'], '')}" for k, v in s.extra.items() if v)
+            lines.append(f"- {f.title}, {s.label}: {bits}")
     notes: list[tuple[Figure, str]] = []
     for f in figures:
         for n in [*f.notes, *f.ours.notes, *(f.baseline.notes if f.baseline else [])]:

