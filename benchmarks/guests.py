@@ -10,19 +10,19 @@ REPO = Path(__file__).resolve().parent.parent
 SOURCE = REPO / "benchmarks" / "guests" / "http_ok.c"
 
 
-def _build_c():  # type: ignore[no-untyped-def]
+def _build_c(*more: str) -> Path:
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
     from tests.support.toolchains import build_c
 
-    return build_c
+    return Path(build_c(SOURCE, flags=("-O2", *more)))
 
 
 def wasmedge_form() -> Path:
     """Opens its own listener with the WasmEdge socket ABI (PORT env var, default 8080)."""
-    return Path(_build_c()(SOURCE))
+    return _build_c()
 
 
 def preopened_form() -> Path:
     """Serves the listener the host passes as fd 3."""
-    return Path(_build_c()(SOURCE, flags=("-O2", "-DPREOPENED")))
+    return _build_c("-DPREOPENED")

@@ -64,8 +64,9 @@ def linear_memory_bytes(module: Path) -> int:
     """The declared initial size of the module's memory (the benchmark guest never grows it)."""
     m = wasmtime.Module(wasmtime.Engine(), module.read_bytes())
     for item in [*m.exports, *m.imports]:
-        if isinstance(item.type, wasmtime.MemoryType):
-            return int(item.type.limits.min) * PAGE
+        kind = getattr(item, "type", None)
+        if isinstance(kind, wasmtime.MemoryType):
+            return int(kind.limits.min) * PAGE
     return 0
 
 

@@ -5,6 +5,7 @@ as on a developer's second run."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -36,10 +37,18 @@ def test_no_container(i):
 """
 
 
+REPO = Path(__file__).resolve().parent.parent
+
+
 def _run(project: Path, test_file: str, args: list[str]) -> float:
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test_file, *args]
+    # the plugin from this checkout, whatever the interpreter has installed
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    }
     t0 = time.perf_counter()
-    out = subprocess.run(cmd, cwd=project, capture_output=True, text=True, timeout=600)
+    out = subprocess.run(cmd, cwd=project, env=env, capture_output=True, text=True, timeout=600)
     seconds = time.perf_counter() - t0
     if out.returncode != 0:
         raise RuntimeError(f"pytest failed ({out.returncode}):\n{out.stdout[-3000:]}\n{out.stderr[-2000:]}")
