@@ -6,7 +6,7 @@ import hashlib
 import json
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -167,6 +167,24 @@ def materialize(
     return image
 
 
+class CacheSource:
+    """The cache itself as a source: for digest references, which need no registry once cached."""
+
+    def __init__(self, cache: ImageCache, digest: str) -> None:
+        self.cache, self.digest, self.label = cache, digest, "the cache"
+
+    def top(self) -> tuple[str, bytes]:
+        return self.digest, self.cache.blob_path(self.digest).read_bytes()
+
+    def manifest(self, digest: str) -> bytes:
+        return b"".join(self.chunks(digest))
+
+    def chunks(self, digest: str) -> Iterator[bytes]:
+        if not self.cache.has_blob(digest):
+            raise ImageNotFoundError(f"blob {digest} is not in the cache")
+        yield self.cache.blob_path(digest).read_bytes()
+
+
 def _wasm_file(path: Path, cache: ImageCache, reference: str, tally: _Tally) -> WasmImage:
     if not path.is_file():
         raise ImageNotFoundError(f"no such Wasm file: {path}")
@@ -256,9 +274,15 @@ def _pull_registry(
 
     def cached() -> WasmImage | None:
         rec = cache.read_ref(key)
-        if rec is None:
-            return None
-        return load_image(cache.image_dir(rec["digest"]), reference, rec.get("index_digest"))
+        if rec is not None:
+            return load_image(cache.image_dir(rec["digest"]), reference, rec.get("index_digest"))
+        if ref.digest and cache.has_blob(ref.digest):
+            # Content addressed: a digest pulled under any other name is this image too.
+            try:
+                return materialize(CacheSource(cache, ref.digest), cache, reference)
+            except ImageNotFoundError:
+                return None
+        return None
 
     if policy != "always" and (hit := cached()):
         return hit

@@ -266,3 +266,18 @@ def test_artifact_pushed_by_oras(registry: Registry, tmp_path, module: bytes, ca
     img = pull(ref, cache=cache)
     assert img.module_path == "/hello.wasm" and img.module_file.read_bytes() == module
     assert img.platform == "wasip1/wasm" and img.module_kind == "module"
+
+
+def test_digest_reference_is_served_from_cache_under_any_name(
+    publish: Publish, cache: ImageCache, registry: Registry
+) -> None:
+    ref = publish(index_with=["linux/amd64"])
+    img = pull(ref, cache=cache)
+    repo = ref.rsplit(":", 1)[0]
+    before = len(registry.access_log())
+    for digest in (img.index_digest, img.digest):
+        again = pull(f"{repo}@{digest}", cache=cache, policy="never")
+        assert again.digest == img.digest and again.pull_stats is not None and again.pull_stats.cache_hit
+    assert len(registry.access_log()) == before
+    with pytest.raises(ImageNotFoundError, match="policy is 'never'"):
+        pull(f"{repo}@sha256:{'0' * 64}", cache=cache, policy="never")
