@@ -55,7 +55,7 @@ FULL = Plan(
     warm=30, cold=10, tp_runs=5, tp_seconds=3, scale_count=100, scale_runs=3, suite_count=200, suite_runs=3
 )
 QUICK = Plan(
-    warm=5, cold=3, tp_runs=2, tp_seconds=1, scale_count=100, scale_runs=1, suite_count=200, suite_runs=1
+    warm=5, cold=3, tp_runs=2, tp_seconds=1, scale_count=100, scale_runs=1, suite_count=50, suite_runs=1
 )
 
 
