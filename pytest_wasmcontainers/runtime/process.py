@@ -98,6 +98,8 @@ class WasmProcess:
             message = f"host error: {self._host_failure}"
         elif code != 0 and self.spec.memory_limit is not None:
             message = self._memory_verdict(code, message)
+            if self.oom_killed:
+                code = EXIT_KILLED  # as Docker reports an OOM kill
         self.error = message
         if message:
             self._log.stderr.append(f"[wasmcontainers] {message}\n".encode())
@@ -109,16 +111,20 @@ class WasmProcess:
         self._on_exit(self)
 
     def _memory_verdict(self, code: int, message: str | None) -> str | None:
+        """A failed guest with a limit: when its memory is past half the limit, call it the limit.
+
+        wasmtime does not report the failed ``memory.grow`` (the guest just sees -1 and aborts or
+        gives up), and allocators grow in big steps (doubling), so "near the limit" is the signal.
+        """
         limit = self.spec.memory_limit or 0
         size = self._memory.data_len(self._store) if self._memory is not None and self._store else 0
-        if size + (1 << 20) < limit:
+        if size * 2 < limit:
             return message
-        # memory.grow failed at the limit (it returns -1): the guest then aborted or gave up.
         self.oom_killed = True
         how = f"trapped ({message})" if message else f"exited with code {code}"
         return (
-            f"memory limit reached: linear memory is {size} bytes, the limit is {limit} bytes, "
-            f"and the guest {how}"
+            f"memory limit reached: the guest {how} with its linear memory at {size} bytes of "
+            f"its {limit}-byte limit (a memory.grow beyond the limit fails)"
         )
 
     def _cleanup(self) -> None:

@@ -15,10 +15,12 @@ int main(int argc, char **argv) {
     }
     if (strcmp(what, "memhog") == 0) {
         size_t total = 0;
-        for (;;) {
+        static char *volatile keep[1 << 13];  /* volatile: the allocations must really happen */
+        for (int i = 0;; i++) {
             char *p = malloc(1 << 20);
             if (!p) { fprintf(stderr, "malloc failed after %zu MiB\n", total >> 20); abort(); }
             memset(p, 1, 1 << 20);
+            keep[i % (1 << 13)] = p;
             total += 1 << 20;
         }
     }
@@ -31,7 +33,7 @@ int main(int argc, char **argv) {
         we_sock_accept(fd, &c);
     }
     if (strcmp(what, "flood") == 0) {
-        for (int i = 0; i < 200000; i++) printf("flood line %d ..............................................\n", i);
+        for (int i = 0; i < 20000; i++) printf("flood line %d ..............................................\n", i);
         return 0;
     }
     if (strcmp(what, "stdin") == 0) {
