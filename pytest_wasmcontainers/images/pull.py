@@ -124,6 +124,7 @@ def materialize(
     if not cache.has_blob(digest):
         cache.put_bytes(digest, body, source=f" from {source.label}")
         tally.bytes += len(body)
+        tally.blobs += 1
     doc = _json(cache.blob_path(digest).read_bytes(), f"manifest {digest} of {label}")
     index_digest: str | None = None
     hint = ""
