@@ -60,7 +60,7 @@ def test_fifty_concurrent_connections(echo: tuple[WasmProcess, int]) -> None:
     try:
         for i, s in enumerate(socks):
             s.sendall(f"client {i} ".encode() * 100)
-        for i, s in enumerate(socks):
+        for s in socks:
             s.shutdown(socket.SHUT_WR)
         for i, s in enumerate(socks):
             data = b""
