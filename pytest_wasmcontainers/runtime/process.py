@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import gc
 import shutil
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -52,7 +52,6 @@ class WasmProcess:
         self.error: str | None = None
         """Why the guest failed: a trap message, a limit, a host error; None after a clean exit."""
         self.oom_killed = False
-        self._trapped = False
         self._stopping = False
         self._host_failure: str | None = None
         self._done = threading.Event()
@@ -90,7 +89,7 @@ class WasmProcess:
             code = exc.code
         except BaseException as exc:  # a trap, or a host function that raised (recorded below)
             code, message = EXIT_TRAP, _first_lines(str(exc))
-            self._trapped = True
+            _drop_frames(exc)
         self.timings["run_s"] = time.perf_counter() - self._started_at
         if self._stopping:
             code, message = EXIT_KILLED, None
@@ -133,12 +132,9 @@ class WasmProcess:
             self._ports.remove_listener(guest_port)
         self._store = self._entry = self._memory = None
         self._keep = []
-        if self._trapped:
-            # wasmtime-py's trap path leaves frames in a reference cycle with the store: collect it
-            # now so the store (its pipes, its WASI context) is gone before we close the log pump
-            gc.collect()
         for close in self._closers:
             close()
+
         shutil.rmtree(self._scratch, ignore_errors=True)
 
     def _host_error(self, exc: BaseException) -> None:
@@ -225,6 +221,17 @@ class WasmProcess:
     def __repr__(self) -> str:
         state = "running" if self.running else f"exited({self.exit_code})"
         return f"<WasmProcess {self.name} {state} ports={self.ports}>"
+
+
+def _drop_frames(exc: BaseException | None) -> None:
+    """Clear the finished frames of a trap's traceback (and of the exceptions chained to it):
+    wasmtime-py's frames hold the store in a reference cycle that only a full gc would free, and
+    the store must go now (its WASI context holds the log pipes)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        traceback.clear_frames(exc.__traceback__)
+        exc = exc.__context__
 
 
 def _first_lines(text: str, n: int = 4) -> str:

@@ -11,35 +11,46 @@ from __future__ import annotations
 import errno as host_errno
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 
 def make_view(shared_root: Path, target: Path) -> str:
-    """Build the farm at ``target``; return "hardlink" or "copy" (other filesystem)."""
+    """Build the farm at ``target``; return "hardlink", or "copy" on another filesystem."""
     target.mkdir(parents=True)
     try:
-        _farm(str(shared_root), str(target))
+        _farm(str(shared_root), str(target), "", os.link)
         return "hardlink"
     except OSError as exc:
         if exc.errno not in (host_errno.EXDEV, host_errno.EPERM, host_errno.EMLINK):
             raise
     shutil.rmtree(target)
-    shutil.copytree(shared_root, target, symlinks=True)
+    target.mkdir()
+    _farm(str(shared_root), str(target), "", _copy)
     return "copy"
 
 
-def _farm(src: str, dst: str) -> None:
+def _copy(src: str, dst: str) -> None:
+    shutil.copy2(src, dst, follow_symlinks=False)
+
+
+def _farm(src: str, dst: str, rel: str, place: Callable[[str, str], None]) -> None:
     with os.scandir(src) as entries:
         for entry in entries:
             s, d = entry.path, os.path.join(dst, entry.name)
             if entry.is_symlink():
-                os.symlink(os.readlink(s), d)
-            elif entry.is_dir():
+                target = os.readlink(s)
+                if os.path.isabs(target):
+                    # wasmtime refuses absolute symlinks (they would leave the preopened dir);
+                    # in a container they mean the container's root: make them relative
+                    target = os.path.relpath(target.lstrip("/") or ".", rel or ".")
+                os.symlink(target, d)
+            elif entry.is_dir(follow_symlinks=False):
                 os.mkdir(d)
-                _farm(s, d)
+                _farm(s, d, os.path.join(rel, entry.name), place)
                 shutil.copymode(s, d)
             else:
-                os.link(s, d)
+                place(s, d)
 
 
 def is_shared(path: str) -> bool:
