@@ -84,3 +84,29 @@ def test_resolve_name_shows_what_the_guest_sees(runtime: Runtime) -> None:
     assert proc.resolve_name("cache") == ["127.77.0.1"]
     assert proc.resolve_name("DB") == ["127.77.0.2"]
     assert proc.resolve_name("127.0.0.1") == ["127.0.0.1"]
+
+
+def test_dns_over_tcp_served_from_the_name_table(runtime: Runtime, echo_server: int) -> None:
+    hosts = {"echo-svc": StaticEndpoint("127.0.0.1", {7: echo_server})}
+    spec = RunSpec(
+        c_guest("dns_client"),
+        ["dns", "127.0.0.11", "53", "echo-svc", "7", "via dns"],
+        hosts=hosts,
+        dns_servers=["127.0.0.11:53"],
+    )
+    proc = runtime.start(spec)
+    assert proc.wait(30) == 0, proc.logs()
+    out = proc.stdout()
+    assert "rcode 0 answers 1" in out and "A 127.77.0.1" in out
+    assert "reply: ECHO:via dns" in out
+
+
+def test_dns_over_tcp_unknown_name(runtime: Runtime) -> None:
+    spec = RunSpec(
+        c_guest("dns_client"),
+        ["dns", "127.0.0.11", "53", "nope.invalid", "7", "x"],
+        dns_servers=["127.0.0.11:53"],
+    )
+    proc = runtime.start(spec)
+    assert proc.wait(30) == 5
+    assert "rcode 3 answers 0" in proc.stdout()  # NXDOMAIN
