@@ -92,8 +92,9 @@ def session_is_dead(session_id: str, labels: dict[str, str], state_dir: Path) ->
     return not _pid_alive(pid)
 
 
-def remove_dead_sessions(client: Any, own: ServiceSession | None = None,
-                         state_dir: Path | None = None) -> list[str]:
+def remove_dead_sessions(
+    client: Any, own: ServiceSession | None = None, state_dir: Path | None = None
+) -> list[str]:
     """Remove the containers of dead sessions; return their names. ``client`` is a ``docker.DockerClient``."""
     import docker.errors
 

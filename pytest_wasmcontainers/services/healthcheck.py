@@ -6,8 +6,15 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-_UNITS_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000,
-             "m": 60_000_000_000, "h": 3_600_000_000_000}
+_UNITS_NS = {
+    "ns": 1,
+    "us": 1_000,
+    "µs": 1_000,
+    "ms": 1_000_000,
+    "s": 1_000_000_000,
+    "m": 60_000_000_000,
+    "h": 3_600_000_000_000,
+}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 
 
@@ -35,8 +42,15 @@ def docker_healthcheck(spec: Mapping[str, Any] | Sequence[str] | str) -> dict[st
     """
     if isinstance(spec, str) or not isinstance(spec, Mapping):
         spec = {"test": spec}
-    unknown = set(spec) - {"test", "interval", "timeout", "retries", "start_period", "start_interval",
-                           "disable"}
+    unknown = set(spec) - {
+        "test",
+        "interval",
+        "timeout",
+        "retries",
+        "start_period",
+        "start_interval",
+        "disable",
+    }
     if unknown:
         raise ValueError(f"healthcheck: unsupported key(s) {sorted(unknown)}")
     if spec.get("disable"):
