@@ -82,15 +82,21 @@ type Pool struct {
 	idle []*mysql.Conn
 }
 
-func (p *Pool) Get() (*mysql.Conn, error) {
+// get returns an idle connection (reused=true) or a new one.
+func (p *Pool) get() (c *mysql.Conn, reused bool, err error) {
 	p.mu.Lock()
 	if n := len(p.idle); n > 0 {
-		c := p.idle[n-1]
+		c = p.idle[n-1]
 		p.idle = p.idle[:n-1]
 		p.mu.Unlock()
-		return c, nil
+		return c, true, nil
 	}
 	p.mu.Unlock()
+	c, err = p.connect()
+	return c, false, err
+}
+
+func (p *Pool) connect() (*mysql.Conn, error) {
 	nc, err := dial(p.cfg.Host, p.cfg.Port)
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach the database at %s: %w",
@@ -104,23 +110,37 @@ func (p *Pool) Get() (*mysql.Conn, error) {
 	return c, nil
 }
 
-func (p *Pool) Put(c *mysql.Conn, err error) {
+func isServerError(err error) bool {
+	_, ok := err.(*mysql.ServerError)
+	return ok
+}
+
+func (p *Pool) put(c *mysql.Conn, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if _, isServerErr := err.(*mysql.ServerError); (err != nil && !isServerErr) || len(p.idle) >= maxIdle {
+	if (err != nil && !isServerError(err)) || len(p.idle) >= maxIdle {
 		c.Close()
 		return
 	}
 	p.idle = append(p.idle, c)
 }
 
-// Exec runs statements on one pooled connection, stopping at the first error.
+// Exec runs statements on one pooled connection, stopping at the first error. An idle connection
+// the server has closed meanwhile (wait_timeout, restart) fails on its first write or read: that
+// case is retried once on a new connection.
 func (p *Pool) Exec(stmts func(c *mysql.Conn) error) error {
-	c, err := p.Get()
+	c, reused, err := p.get()
 	if err != nil {
 		return err
 	}
 	err = stmts(c)
-	p.Put(c, err)
+	p.put(c, err)
+	if err != nil && reused && !isServerError(err) {
+		if c, err = p.connect(); err != nil {
+			return err
+		}
+		err = stmts(c)
+		p.put(c, err)
+	}
 	return err
 }
