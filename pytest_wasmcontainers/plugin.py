@@ -14,6 +14,7 @@ import pytest
 
 from . import hookspecs
 from .container import ContainerConfigError, ContainerSettings, WasmContainer
+from .errors import ContainerError
 from .session import (
     PULL_POLICIES,
     ImageRecord,
@@ -297,6 +298,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
                 container.logs() or "(no output)",
             )
         )
+    # A container that never became ready is not handed out, but its whole log explains the error.
+    error = call.excinfo.value if call.excinfo is not None else None
+    if isinstance(error, ContainerError) and error.logs:
+        report.sections.append(("wasm container that failed to start", error.logs))
 
 
 # --- fixtures -------------------------------------------------------------------------------------

@@ -137,6 +137,8 @@ def test_error_paths(pytester: pytest.Pytester, run, webapp_image: str, registry
     assert "was not ready after 1 s waiting for listening on container port(s) 8080" in out
     assert "| webapp: idle, not listening" in out
     assert "plugin/missing:1" in out and "ImageNotFoundError" in out
+    # The whole log of a container that never became ready is attached to the report too.
+    assert out.count("wasm container that failed to start") == 2
     assert_no_leaks(report, containers=0)
 
 
