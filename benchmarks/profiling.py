@@ -1,5 +1,6 @@
-"""``python -m benchmarks.profile warm|throughput|suite``: where a figure's time goes, under cProfile.
+"""``python -m benchmarks.profiling cold|warm|throughput|suite``: where a figure's time goes, under cProfile.
 
+- ``cold``: 5 cold starts, each with a new session and an empty cache directory.
 - ``warm``: 20 warm starts through ``WasmSession.start`` (start, readiness, first response, stop).
 - ``throughput``: the guest's thread while wrk drives one keep-alive connection for 3 s (cProfile
   follows one thread, so ``WasmProcess._run`` is wrapped to profile the guest's own thread).
@@ -38,6 +39,18 @@ def _warm(ref: str, registry: str, cache: Path, prof: cProfile.Profile) -> None:
         session.close()
 
 
+def _cold(ref: str, registry: str, cache: Path, prof: cProfile.Profile) -> None:
+    for i in range(5):
+        session = ours.new_session(cache / str(i), registry)
+        try:
+            prof.enable()
+            with ours.one_container(session, ref):
+                pass
+            prof.disable()
+        finally:
+            session.close()
+
+
 def _throughput(ref: str, registry: str, cache: Path, prof: cProfile.Profile) -> None:
     from pytest_wasmcontainers.runtime import process
 
@@ -74,8 +87,8 @@ def _suite(ref: str, registry: str, cache: Path, out: Path) -> None:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.profile", description=__doc__)
-    p.add_argument("what", choices=("warm", "throughput", "suite"))
+    p = argparse.ArgumentParser(prog="python -m benchmarks.profiling", description=__doc__)
+    p.add_argument("what", choices=("cold", "warm", "throughput", "suite"))
     p.add_argument("--lines", type=int, default=30)
     p.add_argument("--sort", default="tottime", help="pstats sort key (tottime, cumulative, ncalls)")
     args = p.parse_args()
@@ -87,7 +100,8 @@ def main() -> int:
             stats = pstats.Stats(str(out))
         else:
             prof = cProfile.Profile()
-            (_warm if args.what == "warm" else _throughput)(ref, registry, Path(tmp) / "cache", prof)
+            run = {"cold": _cold, "warm": _warm, "throughput": _throughput}[args.what]
+            run(ref, registry, Path(tmp) / "cache", prof)
             stats = pstats.Stats(prof)
         stats.sort_stats(args.sort).print_stats(args.lines)
     return 0
