@@ -74,7 +74,7 @@ def _err(packet: bytes) -> MySQLLoginError:
 
 
 def _xor(a: bytes, b: bytes) -> bytes:
-    return bytes(x ^ y for x, y in zip(a, b))
+    return bytes(x ^ y for x, y in zip(a, b, strict=True))
 
 
 def scramble_native(password: bytes, salt: bytes) -> bytes:
