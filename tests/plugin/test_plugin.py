@@ -80,7 +80,8 @@ def test_factory_logical_names_marker_and_settings(pytester: pytest.Pytester, ru
         @pytest.mark.wasm_container(image="app", env={"GREETING": "marked"},
                                     wait=wait.for_http(8080, "/health", body="marked"))
         def test_marker(wasm_container):
-            assert "GET /health" in wasm_container.logs()
+            # guest output reaches logs() through a pipe the runtime drains, so poll for the line
+            wait.wait_until_ready(wasm_container, wait.for_log("GET /health"), 10)
             assert requests.get(wasm_container.url(8080)).text == "hello marked /\\n"
         """
     )
@@ -93,9 +94,11 @@ def test_failing_test_shows_container_logs(pytester: pytest.Pytester, run, webap
     pytester.makepyfile(
         """
         import requests
+        from pytest_wasmcontainers import wait
 
         def test_fails(wasm_container):
             requests.get(wasm_container.url(8080, "/seen-in-report"))
+            wait.wait_until_ready(wasm_container, wait.for_log("GET /seen-in-report"), 10)
             assert False, "boom"
 
         def test_passes(wasm_container):
