@@ -1,0 +1,3 @@
+module testapp
+
+go 1.21
