@@ -256,6 +256,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 
 
 def summary_lines(records: list[ImageRecord]) -> Iterator[str]:
+    """Per image: each pull (one per xdist worker) and its containers' times, all workers together."""
     merged: dict[str, list[ImageRecord]] = {}
     for r in records:
         merged.setdefault(r.reference, []).append(r)
@@ -263,17 +264,20 @@ def summary_lines(records: list[ImageRecord]) -> Iterator[str]:
         digest = next((r.digest for r in group if r.digest), "")
         yield f"{ref}  {digest[:19]}"
         for r in group:
-            pull = r.pull
-            if pull is not None:
-                hit = {True: "cache hit", False: "downloaded", None: "cache ?"}[pull.cache_hit]
-                size = f", {_mib(pull.bytes_downloaded)}" if pull.bytes_downloaded else ""
-                yield f"  pull {pull.seconds:.2f} s ({hit}{size})"
-            if r.containers:
-                compiled = f"compile {_avg(r.compile_seconds)}" if r.compile_seconds else "compile -"
-                yield (
-                    f"  {r.containers} container(s): {compiled} ({r.compile_hits}/{r.containers} from cache), "
-                    f"start {_avg(r.start_seconds)}, ready {_avg(r.ready_seconds)}"
-                )
+            if r.pull is not None:
+                hit = {True: "cache hit", False: "downloaded", None: "cache ?"}[r.pull.cache_hit]
+                size = f", {_mib(r.pull.bytes_downloaded)}" if r.pull.bytes_downloaded else ""
+                yield f"  pull {r.pull.seconds:.2f} s ({hit}{size})"
+        count = sum(r.containers for r in group)
+        if count:
+            compile_s = [s for r in group for s in r.compile_seconds]
+            hits = sum(r.compile_hits for r in group)
+            start = [s for r in group for s in r.start_seconds]
+            ready = [s for r in group for s in r.ready_seconds]
+            yield (
+                f"  {count} container(s): compile or cache load {_avg(compile_s)} ({hits}/{count} from cache), "
+                f"start {_avg(start)}, ready {_avg(ready)}"
+            )
 
 
 def _avg(values: list[float]) -> str:

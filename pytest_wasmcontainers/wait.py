@@ -304,6 +304,7 @@ def wait_until_ready(
     exit), and ``StartupTimeoutError`` after ``timeout`` seconds, saying what was awaited.
     """
     strategy.reset()
+    delay = min(0.005, interval)
     start = time.monotonic()
     deadline = start + timeout
     while True:
@@ -326,7 +327,8 @@ def wait_until_ready(
                 ),
                 logs=target.logs(),
             )
-        time.sleep(interval)
+        time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+        delay = min(delay * 2, interval)  # quick first polls: most guests are ready in milliseconds
 
 
 def last_lines(text: str, n: int = LOG_TAIL_LINES) -> str:

@@ -226,7 +226,7 @@ def test_session_factory_shares_a_container_and_verbose_summary(
             "*= wasm containers: pull, compile, start =*",
             f"{webapp_image}  sha256:*",
             "  pull * s (*)",
-            "  1 container(s): compile * s (*/1 from cache), start * s, ready * s",
+            "  1 container(s): compile or cache load * s (*/1 from cache), start * s, ready * s",
         ]
     )
 
