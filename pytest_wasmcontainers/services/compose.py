@@ -27,7 +27,7 @@ WASM_SHIMS = ("wasmedge", "wasmtime", "spin", "slight", "wws", "lunatic", "wasme
 CONDITIONS = ("service_started", "service_healthy", "service_completed_successfully")
 COMMON_KEYS = {
     "image", "environment", "ports", "command", "entrypoint", "depends_on", "platform", "runtime",
-    "expose", "restart", "networks", "container_name", "hostname", "labels", "working_dir",
+    "expose", "restart", "networks", "container_name", "hostname", "labels", "working_dir", "volumes",
 }  # fmt: skip
 DOCKER_ONLY_KEYS = {"healthcheck", "user", "tmpfs", "shm_size", "stop_grace_period", "init"}
 IGNORED_KEYS = {"restart", "networks", "container_name", "hostname"}
@@ -56,6 +56,8 @@ class ServiceDef:
     healthcheck: dict[str, Any] | None = None
     labels: dict[str, str] = field(default_factory=dict)
     working_dir: str | None = None
+    volumes: dict[Path, tuple[str, str]] = field(default_factory=dict)
+    """Bind mounts: host path (absolute) -> (container path, "rw" or "ro")."""
     docker_extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -171,7 +173,9 @@ def load_compose(path: str | Path, env: Mapping[str, str] | None = None) -> Comp
                     f"{path}: service {svc.name!r} waits for {dep!r} to be healthy, but {dep!r} is a Wasm "
                     f"service and Wasm services have no healthcheck here; use condition: service_started"
                 )
-    return ComposeFile(path, name, services)
+    compose = ComposeFile(path, name, services)
+    compose.start_order()  # a depends_on cycle is an error now, not at start
+    return compose
 
 
 def is_wasm_service(spec: Mapping[str, Any]) -> bool:
@@ -198,7 +202,6 @@ def _service(path: Path, name: str, spec: Any, variables: Mapping[str, str]) -> 
                 "--wasm-compose-image)",
                 "healthcheck": "; Docker runs healthchecks inside the container, which a Wasm guest cannot "
                 "do: depend on it with condition: service_started",
-                "volumes": "; mount data with wasm_container_factory(volumes=...) instead",
             }.get(str(key), "")
             raise ComposeError(
                 f"{where}: key {key!r} is not supported for {kind}{hint}. Supported: {', '.join(sorted(allowed))}"
@@ -234,6 +237,7 @@ def _service(path: Path, name: str, spec: Any, variables: Mapping[str, str]) -> 
         else dict(str(item).partition("=")[::2] for item in labels)
     )
     svc.working_dir = spec.get("working_dir")
+    svc.volumes = _volumes(spec.get("volumes"), path.parent, where)
     for key in ("user", "tmpfs", "shm_size", "init"):
         if key in spec:
             svc.docker_extra[key] = spec[key]
@@ -291,6 +295,40 @@ def _ports(value: Any, where: str) -> dict[int, int | None]:
             if "-" in host or "-" in parts[-1]:
                 raise ComposeError(f"{where}: port ranges ({text!r}) are not supported")
             out[_port(parts[-1], where, "ports")] = _port(host, where, "ports") if host else None
+    return out
+
+
+def _volumes(value: Any, base: Path, where: str) -> dict[Path, tuple[str, str]]:
+    """Bind mounts only (``./dir:/path[:ro]`` or the long form with ``type: bind``); relative host paths
+    are relative to the compose file, as in compose."""
+    out: dict[Path, tuple[str, str]] = {}
+    for item in value or []:
+        if isinstance(item, dict):
+            if item.get("type") != "bind":
+                raise ComposeError(
+                    f"{where}: volumes: only bind mounts are supported, got type {item.get('type')!r}"
+                )
+            source, target, mode = (
+                str(item.get("source", "")),
+                str(item.get("target", "")),
+                ("ro" if item.get("read_only") else "rw"),
+            )
+        else:
+            parts = str(item).split(":")
+            if len(parts) < 2:
+                raise ComposeError(
+                    f"{where}: volume {item!r}: anonymous volumes are not supported; bind a host path"
+                )
+            source, target = parts[0], parts[1]
+            mode = "ro" if len(parts) > 2 and "ro" in parts[2].split(",") else "rw"
+        if not source.startswith((".", "/", "~")):
+            raise ComposeError(
+                f"{where}: volume {item!r}: named volumes are not supported; bind a host path (./dir:/path)"
+            )
+        host = (base / Path(source).expanduser()).resolve()
+        if not host.exists():
+            raise ComposeError(f"{where}: volume {item!r}: host path {host} does not exist")
+        out[host] = (target, mode)
     return out
 
 
@@ -430,6 +468,7 @@ class ComposeProject:
             ports={p: (h if self.fixed_ports else None) for p, h in svc.ports.items()},
             name=f"{self.name}-{svc.name}",
             working_dir=svc.working_dir,
+            volumes={h: (t, m) for h, (t, m) in svc.volumes.items()},
             hosts=self._hosts(svc),
             startup_timeout=self.startup_timeout,
         )
@@ -467,6 +506,7 @@ class ComposeProject:
             },
             startup_timeout=self.startup_timeout,
             working_dir=svc.working_dir,
+            volumes={str(h): {"bind": t, "mode": m} for h, (t, m) in svc.volumes.items()},
             **extra,
         )
 
