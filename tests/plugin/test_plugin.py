@@ -266,10 +266,11 @@ def test_xdist_four_workers_share_one_cache(
             print("PORT", os.environ["PYTEST_XDIST_WORKER"], port)
         """
     )
-    result, _ = run("--wasm-image", ref, "-n", "4", "-v", "-s")
+    cache = tmp_path / "empty-cache"
+    result, _ = run("--wasm-image", ref, "-n", "4", "-v", "-s", f"--wasm-cache-dir={cache}")
     result.assert_outcomes(passed=8)
-    images = [p for p in (wasm_cache / "images").iterdir() if p.is_dir()]
-    assert images  # pulled into the shared cache, not one per worker
+    images = [p for p in (cache / "images").iterdir() if p.is_dir()]
+    assert len(images) == 1  # one unpacked image in the shared cache, not one per worker
     result.stdout.fnmatch_lines(["*= wasm containers: pull, compile, start =*", f"{ref}  sha256:*"])
     pulls = [line for line in result.stdout.lines if line.startswith("  pull ")]
     assert len(pulls) == 4  # one per worker, merged into the controller's summary
