@@ -251,7 +251,6 @@ def test_xdist_four_workers_share_one_cache(
     webapp_module: Path,
     registry: Registry,
     tmp_path: Path,
-    wasm_cache: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     # A fresh image so the four workers race to pull it into the one cache.
     ref = push_webapp(registry, webapp_module, tmp_path, "plugin/xdist", cmd=["serve"], exposed_ports=[8080])
