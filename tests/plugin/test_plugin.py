@@ -299,3 +299,16 @@ def test_quick_pulls_stay_quiet(pytester: pytest.Pytester, run, webapp_image: st
     result, _ = run("--wasm-image", webapp_image)
     result.assert_outcomes(passed=1)
     assert "wasm pull" not in result.stdout.str()
+
+
+def test_pull_policy_reaches_the_pull(
+    pytester: pytest.Pytester, run, webapp_image: str, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    pytester.makepyfile("def test_x(wasm_container):\n    pass\n")
+    empty = tmp_path / "never-filled"
+    result, report = run(
+        "--wasm-image", webapp_image, "--wasm-pull-policy=never", f"--wasm-cache-dir={empty}"
+    )
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*is not in the image cache*the pull policy is 'never'*"])
+    assert_no_leaks(report, containers=0)
