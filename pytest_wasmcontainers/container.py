@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .runtime import Runtime, WasmProcess
 
 DEFAULT_STARTUP_TIMEOUT = 30.0
+DOCKER_DNS = "127.0.0.11:53"
 
 PortsArg = Mapping[int | str, int | None] | Sequence[int | str]
 VolumeTarget = str | tuple[str, str] | Mapping[str, str]
@@ -368,6 +369,9 @@ def run_spec(image: WasmImage, settings: ContainerSettings, name: str) -> RunSpe
         mounts=parse_volumes(settings.volumes),
         ports=parse_ports(settings.ports),
         hosts=dict(settings.hosts),
+        # Docker's embedded DNS address: images built for compose (DNS_SERVER=127.0.0.11:53) resolve
+        # service names there with DNS over TCP; the runtime answers from the name table.
+        dns_servers=(DOCKER_DNS,),
         stdin=settings.stdin,
         memory_limit=parse_memory(settings.memory_limit),
         name=name,
