@@ -514,7 +514,9 @@ def _docker_state(config: pytest.Config) -> _DockerState:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """Remove containers that killed sessions left behind, when a Docker daemon is plainly there."""
+    """Check the Docker options; remove containers that killed sessions left behind, when a Docker daemon
+    is plainly there."""
+    _docker_state(session.config).overrides()  # a malformed override is a usage error, at once
     if not (os.environ.get("DOCKER_HOST") or os.path.exists("/var/run/docker.sock")):
         return
     try:
