@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import threading
 import time
@@ -13,6 +14,7 @@ from pytest_wasmcontainers.services.docker import DockerServices
 from pytest_wasmcontainers.services.mariadb import for_mysql_login, start_mariadb
 from pytest_wasmcontainers.services.mysql_login import MySQLLoginError, mysql_login, rsa_encrypt_password
 from pytest_wasmcontainers.wait import wait_until_ready
+from tests.support.services import unavailable
 
 
 def test_mariadb_fixture_accepts_its_users(mariadb_image, mariadb):
@@ -94,6 +96,8 @@ def test_readiness_waits_for_the_app_user_after_root(mariadb_image, docker_servi
 def test_rsa_password_encryption_matches_openssl(tmp_path: Path):
     # caching_sha2_password's full authentication (MySQL 8 without TLS): checked against OpenSSL's
     # RSA-OAEP decryption, since no MySQL 8 image can be fetched here.
+    if shutil.which("openssl") is None:
+        unavailable("the openssl command is not installed (apt-get install openssl)")
     key = tmp_path / "key.pem"
     pub = tmp_path / "pub.pem"
     subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True, capture_output=True)
