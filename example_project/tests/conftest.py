@@ -9,8 +9,11 @@ import pytest
 
 EXAMPLE = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(EXAMPLE))
+sys.path.insert(0, str(EXAMPLE.parent))  # the repository's tests.support (a real registry)
 
 import build_image  # noqa: E402  (lives beside this directory, not in an installed package)
+
+from tests.support.registry import registry, registry_factory  # noqa: E402, F401  (fixtures)
 
 
 @pytest.fixture(scope="session")
