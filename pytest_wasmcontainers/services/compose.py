@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from ..container import ContainerSettings, WasmContainer
 from ..errors import ComposeError, ContainerError
+from ..wait import WaitStrategy, for_exit
 from .docker import DockerContainer, DockerServices, resolve_image
 from .healthcheck import docker_healthcheck
 
@@ -451,6 +452,14 @@ class ComposeProject:
                     logs=handle.logs(),
                 )
 
+    def _readiness(self, svc: ServiceDef) -> WaitStrategy | None:
+        """A service others wait on to complete is "ready" when it exited 0 (another code fails at once);
+        otherwise the default readiness of its kind applies."""
+        for other in self.compose.services.values():
+            if other.depends_on.get(svc.name) == "service_completed_successfully":
+                return for_exit(0)
+        return None
+
     def _image(self, svc: ServiceDef) -> str:
         return resolve_image(svc.image, self.image_overrides)
 
@@ -471,6 +480,7 @@ class ComposeProject:
             volumes={h: (t, m) for h, (t, m) in svc.volumes.items()},
             hosts=self._hosts(svc),
             startup_timeout=self.startup_timeout,
+            wait=self._readiness(svc),
         )
         return self._wasm.start(settings)
 
@@ -499,6 +509,7 @@ class ComposeProject:
             env=svc.environment,
             ports=ports,
             healthcheck=svc.healthcheck,
+            wait=self._readiness(svc),
             labels={
                 **svc.labels,
                 "com.docker.compose.project": self.name,

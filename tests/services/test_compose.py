@@ -9,7 +9,7 @@ import textwrap
 import pytest
 import requests
 
-from pytest_wasmcontainers.errors import ComposeError
+from pytest_wasmcontainers.errors import ComposeError, ContainerExitedError
 from pytest_wasmcontainers.services.docker import DockerServices
 
 COMPOSE = """
@@ -132,3 +132,29 @@ def test_project_service_lookup_errors(tmp_path, wasm_compose, wasm_images, dock
     with pytest.raises(KeyError, match="no service 'nope'"):
         project.service("nope")
     assert "webapp: listening on 8080" in project.service("web").logs()
+
+
+@pytest.mark.parametrize("code", [0, 3])
+def test_completed_successfully_condition(tmp_path, wasm_compose, wasm_images, overrides, code):
+    (tmp_path / "compose.yaml").write_text(
+        textwrap.dedent(
+            f"""
+            services:
+              migrate:
+                image: example/testapp:1
+                command: [exit, "{code}"]
+              web:
+                image: {wasm_images["webapp"]}
+                platform: wasi/wasm
+                depends_on:
+                  migrate: {{condition: service_completed_successfully}}
+            """
+        )
+    )
+    if code == 0:
+        project = wasm_compose(tmp_path)
+        assert project.service("migrate").exit_code == 0
+        assert project.service("web").running
+    else:
+        with pytest.raises(ContainerExitedError, match="exited with code 3, expected 0"):
+            wasm_compose(tmp_path)
