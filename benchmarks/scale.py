@@ -59,7 +59,7 @@ def _cli(count: int, repeats: int) -> tuple[Series, Series]:
             procs: list[subprocess.Popen[bytes]] = []
             try:
                 t0 = time.perf_counter()
-                ports = [cli_baseline.free_port() for _ in range(count)]
+                ports = cli_baseline.free_ports(count)
                 for port in ports:
                     procs.append(
                         subprocess.Popen(
@@ -77,8 +77,10 @@ def _cli(count: int, repeats: int) -> tuple[Series, Series]:
                             stderr=subprocess.DEVNULL,
                         )
                     )
-                for port in ports:
+                for port, p in zip(ports, procs, strict=True):
                     wait_first_response("127.0.0.1", port, timeout=60)
+                    if p.poll() is not None:  # someone else answered on its port
+                        raise RuntimeError(f"wasmtime CLI on port {port} exited with {p.returncode}")
                 total.samples.append(time.perf_counter() - t0)
                 rss = sum(memory.pss_bytes(p.pid) for p in procs) / count
                 linear = sum(memory.linear_memory_rss(size, p.pid) for p in procs) / count
