@@ -35,7 +35,7 @@ def test_server_image_is_ready_on_its_exposed_port(session: WasmSession, webapp_
     assert c.ports == {8080: port}
     assert c.url(8080, "/hi") == f"http://127.0.0.1:{port}/hi"
     assert requests.get(c.url(8080, "/hi"), timeout=10).text == "hello image /hi\n"
-    assert "webapp: listening on 8080" in c.logs()
+    eventually_logged(c, "webapp: listening on 8080")
     eventually_logged(c, "webapp: GET /hi")
     assert "webapp: GET /hi" in c.stdout()
     assert c.stats.start_seconds > 0 and c.stats.compile_cache_hit is not None
