@@ -97,9 +97,12 @@ def test_host_port_on_a_trapped_guest_raises_with_exit_code(session: WasmSession
 
 def test_readiness_timeout_says_what_how_long_state_and_logs(session: WasmSession, webapp_image: str) -> None:
     with pytest.raises(StartupTimeoutError) as info:
-        session.start(ContainerSettings(webapp_image, command=["idle"], startup_timeout=1))
+        # The log line first (latched), so the message has it even when a loaded machine is slow.
+        idle = wait.all_of(wait.for_log("idle"), wait.for_ports(8080))
+        session.start(ContainerSettings(webapp_image, command=["idle"], wait=idle, startup_timeout=3))
     msg = str(info.value)
-    assert "was not ready after 1 s waiting for listening on container port(s) 8080" in msg
+    assert "was not ready after 3 s waiting for all of (a log line matching 'idle'; listening on" in msg
+    assert "(last: waiting for listening on container port(s) 8080 (last: not listening yet on 8080))" in msg
     assert "State: running" in msg
     assert "| webapp: idle, not listening" in msg
     assert session.live == []  # stopped, not leaked

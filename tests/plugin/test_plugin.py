@@ -118,11 +118,13 @@ def test_error_paths(pytester: pytest.Pytester, run, webapp_image: str, registry
     pytester.makepyfile(
         f"""
         import pytest
+        from pytest_wasmcontainers import wait
 
         def test_exits_before_listening(wasm_container_factory):
             wasm_container_factory("app", command=["fail"], startup_timeout=120)
 
-        @pytest.mark.wasm_container(image="app", command=["idle"], startup_timeout=1)
+        @pytest.mark.wasm_container(image="app", command=["idle"], startup_timeout=3,
+                                    wait=wait.all_of(wait.for_log("idle"), wait.for_ports(8080)))
         def test_never_ready(wasm_container):
             pass
 
@@ -137,7 +139,7 @@ def test_error_paths(pytester: pytest.Pytester, run, webapp_image: str, registry
     assert "exited with code 3 while waiting for listening on container port(s) 8080" in out
     assert "| webapp: cannot start: bad config" in out
     assert "StartupTimeoutError: wasm container" in out
-    assert "was not ready after 1 s waiting for listening on container port(s) 8080" in out
+    assert "was not ready after 3 s waiting for all of (a log line matching 'idle'; listening on" in out
     assert "| webapp: idle, not listening" in out
     assert "plugin/missing:1" in out and "ImageNotFoundError" in out
     # The whole log of a container that never became ready is attached to the report too.
