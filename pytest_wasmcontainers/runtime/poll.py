@@ -12,14 +12,13 @@ import fcntl
 import select
 import struct
 import termios
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 from . import errno
 from .memory import GuestMemory, check, put_u32
-from .sockets import POLL_SLICE, SocketTable
+from .sockets import POLL_SLICE, SocketTable, StopSignal
 
 CLOCK, FD_READ, FD_WRITE = 0, 1, 2
 ABSTIME = 1
@@ -39,7 +38,7 @@ def _deadline(clock_id: int, timeout: int, flags: int) -> float:
 
 
 class Poller:
-    def __init__(self, table: SocketTable, stop: threading.Event) -> None:
+    def __init__(self, table: SocketTable, stop: StopSignal) -> None:
         self.table = table
         self.stop = stop
         self.memory: GuestMemory | None = None
@@ -82,8 +81,9 @@ class Poller:
             nevents += struct.unpack_from("<I", view, nevents_ptr)[0]
 
         end = min((d for _, d in clocks), default=None)
-        rsocks = {self.table.fds[fd].sock: fd for _, fd in reads}
-        wsocks = {self.table.fds[fd].sock: fd for _, fd in writes}
+        rsocks = {self.table.fds[fd].sock.fileno(): fd for _, fd in reads}
+        wsocks = {self.table.fds[fd].sock.fileno(): fd for _, fd in writes}
+        wake = self.stop.fileno()
         while True:
             if self.stop.is_set():
                 raise errno.Stopped("container stopped")
@@ -94,7 +94,8 @@ class Poller:
             else:
                 left = max(0.0, min(POLL_SLICE, end - time.monotonic()))
             if rsocks or wsocks:
-                r, w, _ = select.select(list(rsocks), list(wsocks), [], left)
+                r, w, _ = select.select([*rsocks, wake], list(wsocks), [], left)
+                r = [s for s in r if s != wake]
             else:
                 r, w = [], []
                 if left:

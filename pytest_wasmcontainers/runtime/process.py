@@ -16,7 +16,7 @@ from ..errors import ContainerExitedError
 from . import errno
 from .logs import ContainerLog
 from .network import NameTable, PortMap
-from .sockets import SocketTable
+from .sockets import SocketTable, StopSignal
 from .spec import RunSpec
 
 EXIT_TRAP = 134  # 128 + SIGABRT, as wasmtime's CLI reports a trap
@@ -33,7 +33,7 @@ class WasmProcess:
         ports: PortMap,
         names: NameTable,
         table: SocketTable,
-        stop_event: threading.Event,
+        stop_event: StopSignal,
         scratch: Path,
         timings: dict[str, Any],
         on_exit: Callable[[WasmProcess], None],

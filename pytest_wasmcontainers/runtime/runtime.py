@@ -25,7 +25,7 @@ from .memory import GuestMemory
 from .network import NameTable, PortMap
 from .poll import Poller
 from .process import WasmProcess
-from .sockets import Sockets, SocketTable
+from .sockets import Sockets, SocketTable, StopSignal, preopened_listener
 from .spec import RunSpec
 
 ENGINE_SETTINGS = "epoch_interruption=1"
@@ -129,10 +129,35 @@ class Runtime:
         preopens: list[str],
     ) -> WasmProcess:
         assert self.engine is not None
-        stop_event = threading.Event()
+        stop_event = StopSignal()
         table = SocketTable()
+        try:
+            return self._begin(
+                spec, module, wasi, pump, log, scratch, root, timings, t0, preopens, stop_event, table
+            )
+        except BaseException:
+            table.close_all()
+            stop_event.close()
+            raise
+
+    def _begin(
+        self,
+        spec: RunSpec,
+        module: wasmtime.Module,
+        wasi: wasmtime.WasiConfig,
+        pump: LogPump,
+        log: ContainerLog,
+        scratch: Path,
+        root: Path,
+        timings: dict[str, Any],
+        t0: float,
+        preopens: list[str],
+        stop_event: StopSignal,
+        table: SocketTable,
+    ) -> WasmProcess:
+        assert self.engine is not None
         ports = PortMap(spec.ports)
-        names = NameTable(spec.hosts, getattr(spec, "dns_servers", ()))
+        names = NameTable(spec.hosts, spec.dns_servers)
         sockets = Sockets(table, ports, names, stop_event)
         fdops = FdOps(table, sockets)
         poller = Poller(table, stop_event)
@@ -140,7 +165,6 @@ class Runtime:
         store.set_wasi(wasi)
         if spec.memory_limit is not None:
             store.set_limits(memory_size=spec.memory_limit)
-
         proc = WasmProcess(
             spec,
             log=log,
@@ -152,23 +176,10 @@ class Runtime:
             timings=timings,
             on_exit=self._exited,
         )
-        # preopened listeners sit at fds 3, 4, ... (wasmtime --tcplisten); the guest then sees no
-        # preopened directories, as its libc stops scanning at the first fd that is not one.
+        # Preopened listeners sit at fds 3, 4, ... (wasmtime --tcplisten). The guest then sees no
+        # preopened directory: its libc stops scanning preopens at the first fd that is not one.
         for i, guest_port in enumerate(spec.preopen_listeners):
-            fd = 3 + i
-            host_port = ports.host_port_for_bind(guest_port)
-            import socket as _socket
-
-            from .sockets import GuestSocket
-
-            s = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
-            s.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
-            s.setblocking(False)
-            s.bind(("127.0.0.1", host_port))
-            s.listen(128)
-            gs = GuestSocket(s, True, nonblock=True, listening=True, guest_addr=("0.0.0.0", guest_port))
-            table.add(gs, fd)
-            ports.add_listener(guest_port, s.getsockname()[1])
+            table.add(preopened_listener(ports, guest_port), 3 + i)
         if not spec.preopen_listeners:
             fdops.dirs = {3 + i: p for i, p in enumerate(preopens)}
             fdops.root = str(root)
@@ -187,12 +198,10 @@ class Runtime:
         try:
             instance = linker.instantiate(store, module)
         except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
-            table.close_all()
             raise WasmRuntimeError(f"{proc.name}: instantiation failed: {exc}") from exc
         exports = instance.exports(store)
-        memory = exports.get("memory") if hasattr(exports, "get") else exports["memory"]
+        memory = exports["memory"] if "memory" in {e.name for e in module.exports} else None
         if not isinstance(memory, wasmtime.Memory):
-            table.close_all()
             raise WasmRuntimeError(f"{proc.name}: the module exports no memory named 'memory'")
         guest_memory = GuestMemory(memory)
         sockets.memory = fdops.memory = poller.memory = guest_memory
@@ -205,9 +214,8 @@ class Runtime:
         with self._lock:
             self._processes.add(proc)
         self.ticker.acquire()
-        proc._begin(
-            store, exports["_start"], memory, [linker, instance, callback, real, fdops, poller], [pump.close]
-        )
+        keep = [linker, instance, callback, real, fdops, poller]
+        proc._begin(store, exports["_start"], memory, keep, [pump.close, stop_event.close])
         return proc
 
     @staticmethod

@@ -7,12 +7,13 @@ with wasmtime's own fds (except preopened listeners, which sit at 3, 4, ... like
 
 from __future__ import annotations
 
+import contextlib
+import os
 import select
 import socket
 import struct
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +25,7 @@ from .network import NameTable, PortMap, is_local
 FD_BASE = 4096
 FDFLAG_NONBLOCK = 0x4
 RIFLAG_PEEK, RIFLAG_WAITALL = 1, 2
-POLL_SLICE = 0.05
+POLL_SLICE = 0.25  # a fallback only: stop() wakes every wait through its pipe
 
 # WasmEdge SO_* numbering (SocketOptName in the crates) -> host option; level 0 = SOL_SOCKET.
 SO_REUSEADDR, SO_TYPE, SO_ERROR, SO_DONTROUTE, SO_BROADCAST = 0, 1, 2, 3, 4
@@ -41,6 +42,27 @@ _INT_OPTS = {
     SO_RCVLOWAT: socket.SO_RCVLOWAT,
 }
 _TIMEVAL = struct.Struct("<qq")  # wasm32 wasi-libc: time_t and suseconds_t are 64-bit
+
+
+class StopSignal(threading.Event):
+    """A stop flag that can also wake a ``select()``: its pipe becomes readable on ``set()``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._r, self._w = os.pipe()
+
+    def fileno(self) -> int:
+        return self._r
+
+    def set(self) -> None:
+        super().set()
+        with contextlib.suppress(OSError):  # closed already: nobody is waiting
+            os.write(self._w, b"x")
+
+    def close(self) -> None:
+        for fd in (self._r, self._w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
 @dataclass(eq=False)
@@ -62,6 +84,22 @@ class GuestSocket:
         if self.dns is not None:
             self.dns.close()
         self.sock.close()
+
+
+def preopened_listener(ports: PortMap, guest_port: int) -> GuestSocket:
+    """A listening socket made before start, for a guest that expects one at fd 3, 4, ... (non-blocking,
+    as ``wasmtime --tcplisten`` hands it over; Go's ``net.FileListener`` relies on that)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.setblocking(False)
+        s.bind(("127.0.0.1", ports.host_port_for_bind(guest_port)))
+        s.listen(128)
+    except OSError:
+        s.close()
+        raise
+    ports.add_listener(guest_port, int(s.getsockname()[1]))
+    return GuestSocket(s, True, nonblock=True, listening=True, guest_addr=("0.0.0.0", guest_port))
 
 
 class SocketTable:
@@ -104,8 +142,7 @@ class Sockets:
         table: SocketTable,
         ports: PortMap,
         names: NameTable,
-        stop: threading.Event,
-        on_listen: Callable[[GuestSocket], None] | None = None,
+        stop: StopSignal,
     ) -> None:
         self.table = table
         self.ports = ports
@@ -130,8 +167,9 @@ class Sockets:
             left = POLL_SLICE if end is None else min(POLL_SLICE, end - time.monotonic())
             if left <= 0:
                 raise errno.WasiError(errno.AGAIN)
-            r, w, _ = select.select([] if write else [gs.sock], [gs.sock] if write else [], [], left)
-            if r or w:
+            fd, wake = gs.sock.fileno(), self.stop.fileno()
+            r, w, _ = select.select([wake] if write else [fd, wake], [fd] if write else [], [], left)
+            if w or fd in r:
                 return
 
     def _new_host_socket(self, family: int, stream: bool) -> socket.socket:
@@ -173,6 +211,8 @@ class Sockets:
         # Every bind is really on loopback: the guest's "own" address, whatever it asked for.
         gs.sock.bind(("127.0.0.1", host_port))
         gs.guest_addr = (ip if is_local(ip) else "0.0.0.0", port or gs.sock.getsockname()[1])
+        if not gs.stream:  # a datagram socket serves from its bind on: its port is known now
+            self.ports.add_listener(gs.guest_addr[1], int(gs.sock.getsockname()[1]))
         return 0
 
     def sock_listen(self, caller: Any, fd: int, backlog: int) -> int:
