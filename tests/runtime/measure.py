@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pytest_wasmcontainers.runtime import Runtime, RunSpec
+from pytest_wasmcontainers.runtime import RunSpec, Runtime
 from pytest_wasmcontainers.runtime.rootfs import make_view
 
 from .conftest import c_guest, go_guest
@@ -100,30 +100,21 @@ def main() -> None:
         cache = Path(tmp)
         c_spec = RunSpec(c_guest("http_server"), ["s"], env={"PORT": "8080"})
         with Runtime(cache) as rt:
+            cold, _ = first_response(rt, c_spec, 8080)
+            print(f"first start, cold (compiles): {1000 * cold:.1f} ms")
+            warm = [first_response(rt, c_spec, 8080)[0] for _ in range(20)]
             print(
-                "first start, cold (compiles): %.1f ms (%s)"
-                % tuple([1000 * first_response(rt, c_spec, 8080)[0], "compiled"])
-            )
-            warm = [first_response(rt, c_spec, 8080) for _ in range(20)]
-            print(
-                "warm start to first HTTP response, module in memory: median %.1f ms (%s)"
-                % (1000 * statistics.median(t for t, _ in warm), warm[0][1])
+                f"warm start to first HTTP response, module in memory: median {1000 * statistics.median(warm):.1f} ms"
             )
         with Runtime(cache) as rt:
             t, how = first_response(rt, c_spec, 8080)
-            print(
-                f"new session, module from the disk cache, start to first response: {1000 * t:.1f} ms ({how})"
-            )
-            print(
-                "sequential requests/s, C server (new connection each): %.0f"
-                % requests_per_second(rt, c_spec, 8080)
-            )
+            print(f"new session, start to first HTTP response: {1000 * t:.1f} ms (module from {how})")
+            rate = requests_per_second(rt, c_spec, 8080)
+            print(f"sequential requests/s, C server (new connection each): {rate:.0f}")
             go_spec = RunSpec(go_guest("go-preopen"), ["g"], preopen_listeners=[8080])
             rt.start(go_spec).stop()
-            print(
-                "sequential requests/s, Go net/http on a preopened listener: %.0f"
-                % requests_per_second(rt, go_spec, 8080)
-            )
+            rate = requests_per_second(rt, go_spec, 8080)
+            print(f"sequential requests/s, Go net/http on a preopened listener: {rate:.0f}")
             for what in ("block", "spin"):
                 ts = stop_latency(rt, what)
                 print(
