@@ -109,3 +109,18 @@ def test_clients_that_disconnect_early_do_not_hurt_the_server(echo: tuple[WasmPr
         quiet.close()  # connect and go away without a byte
     assert roundtrip(port, b"still there?") == b"still there?BYE 12\n"
     assert proc.running
+
+
+def test_udp_recv_from_and_send_to(runtime: Runtime) -> None:
+    proc = runtime.start(RunSpec(c_guest("udp_echo"), ["udp"], env={"PORT": "5353"}))
+    try:
+        port = proc.wait_for_port(5353, timeout=30)  # a bound datagram socket counts
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(10)
+            s.sendto(b"ping", ("127.0.0.1", port))
+            reply, _ = s.recvfrom(2048)
+            assert reply == f"1:{s.getsockname()[1]}:ping".encode()  # family Inet4, our port
+            s.sendto(b"quit", ("127.0.0.1", port))
+        assert proc.wait(30) == 0
+    finally:
+        proc.stop()
