@@ -406,6 +406,7 @@ from .services import mariadb as _mariadb  # noqa: E402
 REQUIRE_SERVICES_ENV = "WASMCONTAINERS_REQUIRE_SERVICES"
 OVERRIDES_ENV = "WASMCONTAINERS_IMAGE_OVERRIDES"
 DOCKER_KEY = pytest.StashKey["_DockerState"]()
+DOCKER_CONTAINERS_KEY = pytest.StashKey[list[_docker.DockerContainer]]()
 
 
 def _add_docker_options(group: Any) -> None:
@@ -452,6 +453,30 @@ class _DockerState:
         self.config = config
         self.services: _docker.DockerServices | None = None
         self.error: str | None = None
+        self.current_item: pytest.Item | None = None
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, Any, None]:
+        self.current_item = item
+        try:
+            yield
+        finally:
+            self.current_item = None
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item) -> Generator[None, Any, None]:
+        """A failed test's report gets the logs of the Docker containers it started."""
+        outcome = yield
+        report: pytest.TestReport = outcome.get_result()
+        if not report.failed:
+            return
+        for c in item.stash.get(DOCKER_CONTAINERS_KEY, []):
+            try:
+                code, logs = c.exit_code, c.logs()
+            except Exception as e:  # the daemon went away: say so rather than hide the test's failure
+                code, logs = None, f"(logs unavailable: {e})"
+            state = "running" if code is None else f"exit code {code}"
+            report.sections.append((f"docker container {c.name} ({c.image}, {state})", logs or "(no output)"))
 
     def overrides(self) -> dict[str, str]:
         items = [
@@ -483,7 +508,12 @@ class _DockerState:
             image_overrides=self.overrides(),
             progress=None if on_worker else lambda ref: _DockerPullProgress(self.config, ref),
         )
+        self.services.on_start = self.track
         return self.services
+
+    def track(self, container: _docker.DockerContainer) -> None:
+        if self.current_item is not None:
+            self.current_item.stash.setdefault(DOCKER_CONTAINERS_KEY, []).append(container)
 
     def close(self) -> None:
         if self.services is not None:
@@ -516,7 +546,10 @@ def _docker_state(config: pytest.Config) -> _DockerState:
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Check the Docker options; remove containers that killed sessions left behind, when a Docker daemon
     is plainly there."""
-    _docker_state(session.config).overrides()  # a malformed override is a usage error, at once
+    state = _docker_state(session.config)
+    state.overrides()  # a malformed override is a usage error, at once
+    if not session.config.pluginmanager.is_registered(state):
+        session.config.pluginmanager.register(state, "wasmcontainers-docker")
     if not (os.environ.get("DOCKER_HOST") or os.path.exists("/var/run/docker.sock")):
         return
     try:

@@ -294,6 +294,8 @@ class DockerServices:
         self.progress = progress
         self.startup_timeout = startup_timeout
         self.containers: list[DockerContainer] = []
+        self.on_start: Callable[[DockerContainer], None] | None = None
+        """Called with each container as soon as it exists (the plugin uses it for failure reports)."""
 
     def ensure_image(self, image: str) -> Any:
         """The local image, pulled (with progress) when missing or when the policy is ``always``."""
@@ -377,6 +379,8 @@ class DockerServices:
             raise ContainerError(f"Docker could not start image {real_image!r}: {_short(e)}") from None
         container = DockerContainer(self.client, raw, real_image, timeout)
         self.containers.append(container)
+        if self.on_start is not None:
+            self.on_start(container)
         has_health = container.health is not None
         strategies = [s for s in (for_docker_health() if has_health else None, wait) if s is not None]
         if not strategies:

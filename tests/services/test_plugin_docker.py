@@ -64,20 +64,42 @@ def test_bad_image_override_is_a_usage_error(pytester, no_docker):
 
 
 def test_mariadb_image_setting_precedence(pytester, monkeypatch):
-    pytester.makeini("[pytest]\nwasm_mariadb_image = from-ini:1\n")
-    pytester.makepyfile(
-        """
-        from pytest_wasmcontainers.plugin import _mariadb_image
+    from pytest_wasmcontainers.plugin import _mariadb_image
 
-        def test_image(pytestconfig):
-            print("IMAGE=" + _mariadb_image(pytestconfig))
+    monkeypatch.delenv("WASMCONTAINERS_MARIADB_IMAGE", raising=False)
+    assert _mariadb_image(pytester.parseconfig()) == "mariadb:10.11"
+    pytester.makeini("[pytest]\nwasm_mariadb_image = from-ini:1\n")
+    assert _mariadb_image(pytester.parseconfig()) == "from-ini:1"
+    monkeypatch.setenv("WASMCONTAINERS_MARIADB_IMAGE", "from-env:1")
+    assert _mariadb_image(pytester.parseconfig()) == "from-env:1"
+    assert _mariadb_image(pytester.parseconfig("--wasm-mariadb-image", "from-cli:1")) == "from-cli:1"
+
+
+def test_failed_test_report_shows_container_logs(pytester, testapp):
+    pytester.makepyfile(
+        f"""
+        def test_fails(docker_container_factory):
+            docker_container_factory({testapp!r}, env={{"GREETING": "visible-in-report"}})
+            assert False, "on purpose"
         """
     )
-    monkeypatch.delenv("WASMCONTAINERS_MARIADB_IMAGE", raising=False)
-    pytester.runpytest_subprocess("-s", "-p", "no:cacheprovider").stdout.fnmatch_lines(["*IMAGE=from-ini:1*"])
-    monkeypatch.setenv("WASMCONTAINERS_MARIADB_IMAGE", "from-env:1")
-    pytester.runpytest_subprocess("-s", "-p", "no:cacheprovider").stdout.fnmatch_lines(["*IMAGE=from-env:1*"])
-    result = pytester.runpytest_subprocess(
-        "-s", "-p", "no:cacheprovider", "--wasm-mariadb-image", "from-cli:1"
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*docker container wasmc-*testapp*running*", "*testapp listening on :8080*"])
+
+
+def test_session_end_removes_what_tests_left_running(pytester, testapp, docker_services):
+    # Started on the session's services directly (not a per-test factory): the session's end removes it.
+    pytester.makepyfile(
+        f"""
+        import pathlib
+
+        def test_leaves_one(docker_services):
+            c = docker_services.start({testapp!r}, command=["sleep"], ports=[])
+            pathlib.Path("name.txt").write_text(c.name)
+        """
     )
-    result.stdout.fnmatch_lines(["*IMAGE=from-cli:1*"])
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    name = (pytester.path / "name.txt").read_text()
+    assert name and name not in [c.name for c in docker_services.client.containers.list(all=True)]
