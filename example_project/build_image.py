@@ -44,26 +44,24 @@ def go_version() -> str:
     return out.stdout.strip()
 
 
-def sources_digest() -> str:
+def sources_digest(tests: bool = False) -> str:
+    """Digest of the Go version and the app's sources (``_test.go`` files only with ``tests``)."""
     h = hashlib.sha256(go_version().encode())
-    for path in sorted(
-        p
-        for p in APP.rglob("*")
-        if p.is_file() and p.suffix in (".go", ".mod", ".sum") and not p.name.endswith("_test.go")
-    ):
+    for path in sorted(APP.rglob("*")):
+        if not path.is_file() or path.suffix not in (".go", ".mod", ".sum"):
+            continue
+        if path.name.endswith("_test.go") and not tests:
+            continue
         h.update(str(path.relative_to(APP)).encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()[:24]
 
 
-def go_env(wasm: bool = True) -> dict[str, str]:
-    """The environment of offline Go builds: for wasip1, or (``wasm=False``) for this host."""
+def go_env() -> dict[str, str]:
+    """The environment of offline Go builds for wasip1."""
     env = dict(os.environ)
-    if wasm:
-        env.update(GOOS="wasip1", GOARCH="wasm")
-    else:
-        env.pop("GOOS", None)
-        env.pop("GOARCH", None)
     env.update(
+        GOOS="wasip1",
+        GOARCH="wasm",
         CGO_ENABLED="0",
         GOTOOLCHAIN="local",  # no toolchain downloads
         GOPROXY="off",  # and no modules: the app uses the standard library only
