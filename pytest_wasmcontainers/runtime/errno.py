@@ -120,6 +120,7 @@ NOTSOCK = _CODE["NOTSOCK"]
 NOTSUP = _CODE["NOTSUP"]
 NOSYS = _CODE["NOSYS"]
 PIPE = _CODE["PIPE"]
+INTR = _CODE["INTR"]
 SPIPE = _CODE["SPIPE"]
 TIMEDOUT = _CODE["TIMEDOUT"]
 AIBADFLAG = _CODE["AIBADFLAG"]
@@ -157,5 +158,11 @@ class WasiError(Exception):
         self.code = code
 
 
-class Stopped(Exception):
-    """Raised inside a host function after ``stop()``: traps the guest so its thread ends."""
+def stopped() -> WasiError:
+    """What a blocked host call returns once its container is stopping.
+
+    Not an exception through wasmtime: wasmtime-py passes a host function's exception to the
+    trapping thread through one global, so two containers trapping at once could swap them.
+    The guest gets EINTR instead, and the epoch deadline callback traps it at its next tick.
+    """
+    return WasiError(INTR)

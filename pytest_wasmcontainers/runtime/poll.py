@@ -86,7 +86,7 @@ class Poller:
         wake = self.stop.fileno()
         while True:
             if self.stop.is_set():
-                raise errno.Stopped("container stopped")
+                raise errno.stopped()
             if nevents:
                 left = 0.0
             elif end is None:

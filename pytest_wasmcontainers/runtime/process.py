@@ -13,7 +13,6 @@ from typing import Any
 import wasmtime
 
 from ..errors import ContainerExitedError
-from . import errno
 from .logs import ContainerLog
 from .network import NameTable, PortMap
 from .sockets import SocketTable, StopSignal
@@ -139,7 +138,7 @@ class WasmProcess:
 
     def _host_error(self, exc: BaseException) -> None:
         # keep text only: the exception's traceback would keep the store (and its pipes) alive
-        if self._host_failure is None and not isinstance(exc, errno.Stopped):
+        if self._host_failure is None:
             self._host_failure = f"{type(exc).__name__}: {exc}"
 
     def _should_stop(self) -> bool:

@@ -163,7 +163,7 @@ class Sockets:
         end = None if not limit else time.monotonic() + limit
         while True:
             if self.stop.is_set():
-                raise errno.Stopped("container stopped")
+                raise errno.stopped()
             left = POLL_SLICE if end is None else min(POLL_SLICE, end - time.monotonic())
             if left <= 0:
                 raise errno.WasiError(errno.AGAIN)
