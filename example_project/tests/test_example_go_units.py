@@ -5,6 +5,7 @@ ships for, without building Go's standard library a second time for the host."""
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import build_image
@@ -80,7 +81,7 @@ def compiled(engine: wasmtime.Engine, module_file: Path) -> wasmtime.Module:
         return module
 
 
-def _unreachable(name: str):  # type: ignore[no-untyped-def]
+def _unreachable(name: str) -> Callable[..., int]:
     def call(*args: int) -> int:
         raise RuntimeError(f"unit test called {name}")
 
