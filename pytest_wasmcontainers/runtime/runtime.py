@@ -16,7 +16,7 @@ import platformdirs
 import wasmtime
 
 from ..errors import WasmRuntimeError
-from . import epoch, errno, imports, rootfs
+from . import epoch, errno, hostfunc, imports, rootfs
 from .cache import CompiledCache
 from .fdops import FdOps
 from .forward import ModuleCache, instantiate_forwarder
@@ -188,13 +188,14 @@ class Runtime:
         linker.allow_shadowing = True
         linker.define_wasi()
         forwarded: list[tuple[str, wasmtime.FuncType]] = []
+        keep: list[Any] = []
         for name, ftype in imports.wasi_func_imports(module):
             impl = self._handler(name, ftype, sockets, fdops, poller, bool(spec.preopen_listeners))
             if impl is None:
                 continue
             if name in imports.WASI_P1 and not name.startswith("sock_"):
                 forwarded.append((name, ftype))
-            linker.define_func(imports.WASI, name, ftype, _host(impl, proc), access_caller=True)
+            keep.append(hostfunc.define(linker, imports.WASI, name, ftype, _errnos(impl), proc._host_error))
         try:
             instance = linker.instantiate(store, module)
         except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
@@ -206,7 +207,7 @@ class Runtime:
         guest_memory = GuestMemory(memory)
         sockets.memory = fdops.memory = poller.memory = guest_memory
         real = instantiate_forwarder(self.forwarders, store, memory, forwarded)
-        fdops.real = {k: _bind(v) for k, v in real.items()}
+        fdops.real = {k: _bind(v, ft) for (k, ft), v in zip(forwarded, real.values(), strict=True)}
         if "poll_oneoff" in real:
             poller.real = fdops.real["poll_oneoff"]
         callback = epoch.install_deadline(store, proc._should_stop, "container stopped")
@@ -214,7 +215,7 @@ class Runtime:
         with self._lock:
             self._processes.add(proc)
         self.ticker.acquire()
-        keep = [linker, instance, callback, real, fdops, poller]
+        keep += [linker, instance, callback, real, fdops, poller]
         proc._begin(store, exports["_start"], memory, keep, [pump.close, stop_event.close])
         return proc
 
@@ -258,17 +259,18 @@ class Runtime:
         self.close()
 
 
-def _bind(func: Any) -> Callable[..., int]:
+def _bind(func: Any, ftype: wasmtime.FuncType) -> Callable[..., int]:
     """A forwarder, called with the ``Caller`` of the host call it serves (same store)."""
+    wide = [str(p) == "i64" for p in ftype.params]
 
     def call(caller: Any, *args: int) -> int:
-        return int(func(caller, *args))
+        return int(func(caller, *(hostfunc.signed(a, w) for a, w in zip(args, wide, strict=False))))
 
     return call
 
 
-def _host(impl: Callable[..., int], proc: WasmProcess) -> Callable[..., int]:
-    """Errors become errnos; stop() and genuine host bugs trap the guest (recorded on ``proc``)."""
+def _errnos(impl: Callable[..., int]) -> Callable[..., int]:
+    """Expected failures become errnos for the guest; anything else traps it (see hostfunc)."""
 
     def call(caller: Any, *args: int) -> int:
         try:
@@ -277,9 +279,6 @@ def _host(impl: Callable[..., int], proc: WasmProcess) -> Callable[..., int]:
             return exc.code
         except OSError as exc:
             return errno.from_exception(exc)
-        except BaseException as exc:
-            proc._host_error(exc)
-            raise
 
     return call
 

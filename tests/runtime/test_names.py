@@ -110,3 +110,19 @@ def test_dns_over_tcp_unknown_name(runtime: Runtime) -> None:
     proc = runtime.start(spec)
     assert proc.wait(30) == 5
     assert "rcode 3 answers 0" in proc.stdout()  # NXDOMAIN
+
+
+class BrokenEndpoint:
+    def resolve(self, port: int) -> tuple[str, int]:
+        raise RuntimeError(f"no address for port {port} yet")
+
+
+def test_a_failing_endpoint_traps_the_guest_with_the_reason(runtime: Runtime) -> None:
+    code, _ = run_client(runtime, ["svc", "5432", "x"], hosts={"svc": BrokenEndpoint()})
+    assert code == 134
+    proc = runtime.start(
+        RunSpec(c_guest("client"), ["c", "svc", "5432", "x"], hosts={"svc": BrokenEndpoint()})
+    )
+    proc.wait(30)
+    assert proc.error == "host error: RuntimeError: no address for port 5432 yet"
+    assert "sock_connect failed" in proc.logs() or "no address for port 5432 yet" in proc.logs()

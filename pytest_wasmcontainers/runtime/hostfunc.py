@@ -1,0 +1,72 @@
+"""Host functions defined through wasmtime's *unchecked* C API, for speed and for per-thread errors.
+
+wasmtime-py's ``Linker.define_func`` converts every argument through ``Val`` objects (a few
+microseconds per call, and a socket server makes ~7 calls per request), and it hands a host
+function's exception to the trapping thread through one global. Here the callback reads the raw
+i32/i64 arguments straight from wasmtime's array and turns an exception into a trap of its own.
+Arguments arrive unsigned (pointers above 2 GiB stay positive).
+"""
+
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Callable
+from typing import Any
+
+import wasmtime
+from wasmtime import _bindings as ffi
+from wasmtime._func import Caller
+
+_Callback = ffi.wasmtime_func_unchecked_callback_t
+_Finalizer = ffi._wasmtime_linker_define_func_unchecked.argtypes[8]
+_U32, _U64 = 0xFFFFFFFF, 0xFFFFFFFFFFFFFFFF
+
+
+@_Finalizer  # type: ignore[untyped-decorator]
+def _no_finalizer(_data: Any) -> None:
+    return None
+
+
+def define(
+    linker: wasmtime.Linker,
+    module: str,
+    name: str,
+    ftype: wasmtime.FuncType,
+    impl: Callable[..., int],
+    on_error: Callable[[BaseException], None],
+) -> Any:
+    """Define ``impl(caller, *args) -> int`` as ``module.name``; return the callback to keep alive."""
+    wide = [str(p) == "i64" for p in ftype.params]
+    count = len(wide)
+    if any(str(p) not in ("i32", "i64") for p in ftype.params) or [str(r) for r in ftype.results] != ["i32"]:
+        raise wasmtime.WasmtimeError(
+            f"{module}.{name}: unexpected signature {ftype.params} -> {ftype.results}"
+        )
+
+    def callback(_env: Any, caller_ptr: Any, values: Any, _n: int) -> int:
+        caller = Caller(caller_ptr)
+        try:
+            args = [values[i].i64 & _U64 if wide[i] else values[i].i32 & _U32 for i in range(count)]
+            values[0].i32 = impl(caller, *args)
+            return 0
+        except BaseException as exc:
+            on_error(exc)
+            trap = wasmtime.Trap(f"host function {name} failed: {type(exc).__name__}: {exc}")
+            return int(ctypes.cast(trap._consume(), ctypes.c_void_p).value or 0)
+        finally:
+            caller._invalidate()
+
+    cb = _Callback(callback)
+    m, n = module.encode(), name.encode()
+    err = ffi.wasmtime_linker_define_func_unchecked(
+        linker.ptr(), m, len(m), n, len(n), ftype.ptr(), cb, None, _no_finalizer
+    )
+    if err:
+        raise wasmtime.WasmtimeError._from_ptr(err)
+    return cb
+
+
+def signed(value: int, wide: bool) -> int:
+    """Back to the signed form wasmtime-py expects when we forward an argument to real WASI."""
+    bits = 64 if wide else 32
+    return value - (1 << bits) if value >= 1 << (bits - 1) else value
