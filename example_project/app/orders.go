@@ -100,19 +100,28 @@ func fail(w http.ResponseWriter, status int, err error) {
 // dbFail answers 500 for database trouble (unreachable, login, SQL errors).
 func dbFail(w http.ResponseWriter, err error) { fail(w, http.StatusInternalServerError, err) }
 
+// routes matches method and path exactly, as the original's match on (method, path) does:
+// anything else, a known path with another method included, is 404.
 func (a *api) routes() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.WriteString(w, "The valid endpoints are /init /create_order /create_orders /update_order /orders /delete_order")
+	table := map[string]http.HandlerFunc{
+		"GET /": func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.WriteString(w, "The valid endpoints are /init /create_order /create_orders /update_order /orders /delete_order")
+		},
+		"POST /echo":          func(w http.ResponseWriter, r *http.Request) { _, _ = io.Copy(w, r.Body) },
+		"GET /init":           a.init,
+		"POST /create_order":  a.create(false),
+		"POST /create_orders": a.create(true),
+		"POST /update_order":  a.update,
+		"GET /orders":         a.list,
+		"GET /delete_order":   a.delete,
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h, ok := table[r.Method+" "+r.URL.Path]; ok {
+			h(w, r)
+			return
+		}
+		w.WriteHeader(http.StatusNotFound)
 	})
-	mux.HandleFunc("POST /echo", func(w http.ResponseWriter, r *http.Request) { _, _ = io.Copy(w, r.Body) })
-	mux.HandleFunc("GET /init", a.init)
-	mux.HandleFunc("POST /create_order", a.create(false))
-	mux.HandleFunc("POST /create_orders", a.create(true))
-	mux.HandleFunc("POST /update_order", a.update)
-	mux.HandleFunc("GET /orders", a.list)
-	mux.HandleFunc("GET /delete_order", a.delete)
-	return mux
 }
 
 func (a *api) init(w http.ResponseWriter, r *http.Request) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -34,5 +35,19 @@ func TestScanOrderReadsMariaDBText(t *testing.T) {
 	o, err := scanOrder([]*string{s("3"), s("7"), s("1"), s("15.99"), s("0"), s("2.5"), nil})
 	if err != nil || o.OrderID != 3 || o.Amount != 15.99 || o.ShippingAddress != "" {
 		t.Fatalf("%+v %v", o, err)
+	}
+}
+
+func TestRoutesMatchMethodAndPath(t *testing.T) {
+	h := (&api{}).routes()
+	for _, c := range []struct {
+		method, path string
+		status       int
+	}{{"GET", "/", 200}, {"POST", "/init", 404}, {"GET", "/create_order", 404}, {"GET", "/nope", 404}, {"POST", "/echo", 200}} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(c.method, c.path, strings.NewReader("hi")))
+		if w.Code != c.status {
+			t.Errorf("%s %s: %d, want %d", c.method, c.path, w.Code, c.status)
+		}
 	}
 }

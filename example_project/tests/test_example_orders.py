@@ -50,7 +50,8 @@ def test_order_flow_through_compose(wasm_compose: Any, compose_images: None) -> 
 def test_order_flow_with_explicit_fixtures(
     mariadb: Any, wasm_container_factory: Any, orderservice_image: str
 ) -> None:
-    url = f"mysql://root:{mariadb.root_password}@db:3306/{mariadb.database}"
+    # the application account the fixture created, not root: the service needs no more than that
+    url = f"mysql://{mariadb.user}:{mariadb.password}@db:3306/{mariadb.database}"
     service = wasm_container_factory(
         orderservice_image, env={"DATABASE_URL": url}, ports={8080: None}, hosts={"db": mariadb}
     )
