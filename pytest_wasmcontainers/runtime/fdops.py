@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import struct
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -189,8 +190,6 @@ class FdOps:
         st = os.stat(host)
         now = None
         if fst & (FST_ATIM_NOW | FST_MTIM_NOW):
-            import time
-
             now = time.time_ns()
         a = now if fst & FST_ATIM_NOW else atim if fst & FST_ATIM else st.st_atime_ns
         m = now if fst & FST_MTIM_NOW else mtim if fst & FST_MTIM else st.st_mtime_ns

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 
 from .spec import Endpoint
@@ -61,8 +62,6 @@ class PortMap:
 
     def wait(self, guest_port: int, timeout: float, give_up: Callable[[], bool]) -> int | None:
         """Wait until the guest listens on ``guest_port`` (or ``give_up()``); None on timeout."""
-        import time
-
         end = time.monotonic() + timeout
         with self._changed:
             while guest_port not in self.listening:

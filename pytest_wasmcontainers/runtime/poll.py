@@ -24,17 +24,9 @@ CLOCK, FD_READ, FD_WRITE = 0, 1, 2
 ABSTIME = 1
 HANGUP = 1
 _SUB = struct.Struct("<QB")
-_CLOCK = struct.Struct("<IQQH")
+_CLOCK = struct.Struct("<I4xQQH")  # subscription_clock: id u32, pad, timeout u64, precision u64, flags u16
 _EVENT = struct.Struct("<QHB5xQH6x")
 _FIONREAD = struct.Struct("i")
-
-
-def _deadline(clock_id: int, timeout: int, flags: int) -> float:
-    """A clock subscription as a ``time.monotonic()`` deadline."""
-    if flags & ABSTIME:
-        now = time.clock_gettime_ns(time.CLOCK_REALTIME if clock_id == 0 else time.CLOCK_MONOTONIC)
-        return time.monotonic() + max(0, timeout - now) / 1e9
-    return time.monotonic() + timeout / 1e9
 
 
 class Poller:
@@ -43,6 +35,21 @@ class Poller:
         self.stop = stop
         self.memory: GuestMemory | None = None
         self.real: Callable[..., int] | None = None
+        self.clock_time_get: Callable[..., int] | None = None
+
+    def _deadline(self, caller: Any, clock_id: int, timeout: int, flags: int, scratch: int) -> float:
+        """A clock subscription as a ``time.monotonic()`` deadline.
+
+        An absolute timeout is in the guest's clock (wasmtime's monotonic clock has its own epoch), so
+        the guest's "now" is read through real WASI into ``scratch`` (the event buffer, not yet written).
+        """
+        if not flags & ABSTIME:
+            return time.monotonic() + timeout / 1e9
+        assert self.memory is not None and self.clock_time_get is not None
+        if self.clock_time_get(caller, clock_id, 1, scratch) != 0:
+            return time.monotonic()  # unknown clock: wake at once rather than never
+        now: int = struct.unpack_from("<Q", self.memory.view(caller), scratch)[0]
+        return time.monotonic() + max(0, timeout - now) / 1e9
 
     def poll_oneoff(self, caller: Any, in_ptr: int, out_ptr: int, nsubs: int, nevents_ptr: int) -> int:
         assert self.memory is not None and self.real is not None
@@ -60,7 +67,8 @@ class Poller:
             userdata, tag = _SUB.unpack_from(view, base)
             if tag == CLOCK:
                 clock_id, timeout, _precision, flags = _CLOCK.unpack_from(view, base + 16)
-                clocks.append((userdata, _deadline(clock_id, timeout, flags)))
+                clocks.append((userdata, self._deadline(caller, clock_id, timeout, flags, out_ptr)))
+                view = self.memory.view(caller)
             elif tag in (FD_READ, FD_WRITE):
                 fd = struct.unpack_from("<I", view, base + 16)[0]
                 if fd in self.table.fds:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import atexit
+import gc
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -76,8 +78,6 @@ class Runtime:
             timings["rootfs_s"] = time.perf_counter() - t1
             proc = self._instantiate(spec, module, scratch, root, timings)
         except BaseException:
-            import shutil
-
             shutil.rmtree(scratch, ignore_errors=True)
             raise
         timings["start_s"] = time.perf_counter() - t0
@@ -206,10 +206,14 @@ class Runtime:
             raise WasmRuntimeError(f"{proc.name}: the module exports no memory named 'memory'")
         guest_memory = GuestMemory(memory)
         sockets.memory = fdops.memory = poller.memory = guest_memory
+        if poller_used := any(name == "poll_oneoff" for name, _ in forwarded):
+            # absolute clock waits are in the guest's own clock, which only real WASI can read
+            forwarded.append(("clock_time_get", _CLOCK_TIME_GET))
         real = instantiate_forwarder(self.forwarders, store, memory, forwarded)
         fdops.real = {k: _bind(v, ft) for (k, ft), v in zip(forwarded, real.values(), strict=True)}
-        if "poll_oneoff" in real:
+        if poller_used:
             poller.real = fdops.real["poll_oneoff"]
+            poller.clock_time_get = fdops.real["clock_time_get"]
         callback = epoch.install_deadline(store, proc._should_stop, "container stopped")
         timings["instantiate_s"] = time.perf_counter() - t0
         with self._lock:
@@ -259,6 +263,11 @@ class Runtime:
         self.close()
 
 
+_CLOCK_TIME_GET = wasmtime.FuncType(
+    [wasmtime.ValType.i32(), wasmtime.ValType.i64(), wasmtime.ValType.i32()], [wasmtime.ValType.i32()]
+)
+
+
 def _bind(func: Any, ftype: wasmtime.FuncType) -> Callable[..., int]:
     """A forwarder, called with the ``Caller`` of the host call it serves (same store)."""
     wide = [str(p) == "i64" for p in ftype.params]
@@ -289,6 +298,4 @@ def _close_all() -> None:
     # threads from panicking during shutdown.
     for rt in list(_LIVE):
         rt.close()
-    import gc
-
     gc.collect()

@@ -19,7 +19,7 @@ from typing import Any
 
 from . import addresses, errno
 from .dnsserver import DnsConnection
-from .memory import GuestMemory, gather, iovecs, put_u16, put_u32, read, scatter
+from .memory import GuestMemory, gather, iovecs, put_u16, put_u32, read, scatter, write
 from .network import NameTable, PortMap, is_local
 
 FD_BASE = 4096
@@ -293,7 +293,6 @@ class Sockets:
                 return len(data), addr
             except BlockingIOError:
                 self.wait(gs, write=False)
-                view = self.view(caller)  # the memory may have moved while we waited? (no: same call)
 
     def _send(
         self, gs: GuestSocket, caller: Any, iovs_ptr: int, count: int, to: tuple[str, int] | None
@@ -481,8 +480,6 @@ class Sockets:
             return errno.NOPROTOOPT
         room = struct.unpack_from("<I", view, size_ptr)[0] if size_ptr + 4 <= len(view) else 0
         out = out[:room]
-        from .memory import write
-
         write(view, value_ptr, out)
         put_u32(view, size_ptr, len(out))
         return 0
