@@ -2,6 +2,7 @@
 
     python example_project/build_image.py                   # build, write the OCI layout, print its ref
     python example_project/build_image.py --push HOST/REPO:TAG [--insecure HOST]
+    python example_project/build_image.py --wasm-out example_project/orderservice.wasm   # for the Dockerfile
 
 The Go build (``GOOS=wasip1``, standard library only) is cached by the sources' digest and the Go
 version, so a second run (or a second pytest-xdist worker) reuses it. The image is an OCI image
@@ -25,7 +26,8 @@ from filelock import FileLock
 
 from pytest_wasmcontainers.images.build import push, write_oci_layout
 
-APP = Path(__file__).resolve().parent / "app"
+EXAMPLE = Path(__file__).resolve().parent
+APP = EXAMPLE / "app"
 MODULE_NAME = "orderservice.wasm"
 PORT = 8080
 CACHE = Path(
@@ -132,12 +134,17 @@ def main(argv: list[str] | None = None) -> int:
         "--push", metavar="REFERENCE", help="also push the image, e.g. localhost:5000/orders:1"
     )
     parser.add_argument("--insecure", action="append", default=[], metavar="HOST", help="plain-HTTP registry")
+    parser.add_argument(
+        "--wasm-out", metavar="PATH", help="also copy the module there (the Dockerfile's input)"
+    )
     args = parser.parse_args(argv)
     try:
         ref = build_image(args.tag)
     except BuildError as exc:
         print(exc, file=sys.stderr)
         return 1
+    if args.wasm_out:
+        shutil.copyfile(build_wasm(), args.wasm_out)
     print(ref)
     if args.push:
         layout = ref.removeprefix("oci:").rsplit(":", 1)[0]
