@@ -76,21 +76,25 @@ func Listen(port int) (net.Listener, error) {
 	if err != nil {
 		return nil, err
 	}
+	fail := func(err error) (net.Listener, error) {
+		syscall.Close(int(fd))
+		return nil, err
+	}
 	// SO_REUSEADDR as Rust's std and Go's net do, so a restarted service can rebind at once.
 	one := int32(1)
 	if e := sockSetsockopt(fd, solSocket, soReuseaddr, unsafe.Pointer(&one), 4); e != 0 {
-		return nil, errno("sock_setsockopt", e)
+		return fail(errno("sock_setsockopt", e))
 	}
 	ip := [4]byte{}
 	addr := wasiAddress{ptr(&ip[0]), 4}
 	if e := sockBind(fd, unsafe.Pointer(&addr), uint32(port)); e != 0 {
-		return nil, errno("sock_bind", e)
+		return fail(errno("sock_bind", e))
 	}
 	if e := sockListen(fd, 128); e != 0 {
-		return nil, errno("sock_listen", e)
+		return fail(errno("sock_listen", e))
 	}
 	if err := syscall.SetNonblock(int(fd), true); err != nil {
-		return nil, err
+		return fail(err)
 	}
 	f := os.NewFile(uintptr(fd), fmt.Sprintf("listener:%d", port))
 	defer f.Close() // the listener holds its own reference to the fd
