@@ -101,7 +101,7 @@ def remove_dead_sessions(
     state_dir = state_dir or (own.state_dir if own else default_state_dir())
     verdicts: dict[str, bool] = {}
     removed = []
-    for c in client.containers.list(all=True, filters={"label": f"{LABEL_MANAGED}=1"}):
+    for c in client.containers.list(all=True, filters={"label": f"{LABEL_MANAGED}=1"}, ignore_removed=True):
         labels = c.labels or {}
         sid = labels.get(LABEL_SESSION, "")
         if not sid or (own is not None and sid == own.id):
@@ -109,7 +109,8 @@ def remove_dead_sessions(
         if sid not in verdicts:
             verdicts[sid] = session_is_dead(sid, labels, state_dir)
         if verdicts[sid]:
-            with contextlib.suppress(docker.errors.NotFound):
+            # Another session may be removing it at the same moment (NotFound, or 409 in progress).
+            with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
                 c.remove(force=True, v=True)
                 removed.append(c.name)
     return removed
@@ -120,7 +121,9 @@ def remove_session_containers(client: Any, session: ServiceSession) -> list[str]
     import docker.errors
 
     removed = []
-    for c in client.containers.list(all=True, filters={"label": f"{LABEL_SESSION}={session.id}"}):
+    for c in client.containers.list(
+        all=True, filters={"label": f"{LABEL_SESSION}={session.id}"}, ignore_removed=True
+    ):
         with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
             c.remove(force=True, v=True)
             removed.append(c.name)

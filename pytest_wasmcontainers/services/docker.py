@@ -65,6 +65,7 @@ class DockerContainer:
         self.startup_timeout = startup_timeout
         self._final_logs: str | None = None
         self._final_code: int | None = None
+        self._published: dict[str, int] = {}
         self.removed = False
 
     def __repr__(self) -> str:
@@ -116,11 +117,14 @@ class DockerContainer:
         key = str(container_port) if "/" in str(container_port) else f"{container_port}/tcp"
         if self.removed:
             return None
+        if key in self._published:  # fixed for the container's life; the name table asks often
+            return self._published[key]
         self._container.reload()
         bindings = (self._container.attrs.get("NetworkSettings") or {}).get("Ports") or {}
         for b in bindings.get(key) or []:
             if b.get("HostPort") and b.get("HostIp") in ("127.0.0.1", "0.0.0.0", ""):
-                return int(b["HostPort"])
+                self._published[key] = int(b["HostPort"])
+                return self._published[key]
         return None
 
     def listening_port(self, container_port: int) -> int | None:

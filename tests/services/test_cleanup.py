@@ -53,7 +53,7 @@ def _start_holding_session(tmp_path: Path, image: str) -> tuple[subprocess.Popen
 
 
 def _exists(client, name: str) -> bool:
-    return any(c.name == name for c in client.containers.list(all=True))
+    return any(c.name == name for c in client.containers.list(all=True, ignore_removed=True))
 
 
 def test_live_session_untouched_then_removed_after_kill_9(tmp_path, docker_services: DockerServices, testapp):

@@ -82,9 +82,9 @@ def test_wasm_and_docker_services_by_name(tmp_path, wasm_compose, wasm_images, o
 
     labels = f"com.docker.compose.project={project.name}"
     client = docker_services.client
-    assert len(client.containers.list(filters={"label": labels})) == 2
+    assert len(client.containers.list(filters={"label": labels}, ignore_removed=True)) == 2
     project.down()
-    assert client.containers.list(all=True, filters={"label": labels}) == []
+    assert client.containers.list(all=True, filters={"label": labels}, ignore_removed=True) == []
     assert not web.running
 
 

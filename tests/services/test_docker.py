@@ -63,7 +63,7 @@ def test_log_readiness_and_logs_after_stop(docker_services: DockerServices, test
     assert c.stop() == 0  # SIGTERM handled
     assert "testapp stopping" in c.logs()
     assert c.exit_code == 0
-    assert name not in [x.name for x in docker_services.client.containers.list(all=True)]
+    assert name not in [x.name for x in docker_services.client.containers.list(all=True, ignore_removed=True)]
 
 
 def test_exit_before_ready_is_a_clear_error(docker_container_factory, testapp):

@@ -102,4 +102,6 @@ def test_session_end_removes_what_tests_left_running(pytester, testapp, docker_s
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
     name = (pytester.path / "name.txt").read_text()
-    assert name and name not in [c.name for c in docker_services.client.containers.list(all=True)]
+    assert name and name not in [
+        c.name for c in docker_services.client.containers.list(all=True, ignore_removed=True)
+    ]
