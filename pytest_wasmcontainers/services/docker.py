@@ -13,9 +13,11 @@ import itertools
 import os
 import re
 import socket
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from ..container import WaitTimeoutError
 from ..errors import ContainerError, ContainerExitedError, DockerUnavailableError, ImageNotFoundError
 from ..wait import WaitStrategy, all_of, for_ports, last_lines, wait_until_ready
 from .cleanup import ServiceSession, remove_session_containers
@@ -184,9 +186,17 @@ class DockerContainer:
         return "127.0.0.1", self.host_port(port)
 
     def wait(self, timeout: float | None = None) -> int:
-        """Wait for the container to exit and return its exit code."""
-        result = self._container.wait(timeout=timeout)
-        return int(result.get("StatusCode", -1))
+        """Wait for the container to exit and return its exit code (``WaitTimeoutError`` after ``timeout`` s)."""
+        if self.removed:
+            return -1 if self._final_code is None else self._final_code
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            code = self.exit_code
+            if code is not None:
+                return code
+            if deadline is not None and time.monotonic() >= deadline:
+                raise WaitTimeoutError(self._message(f"did not exit within {timeout:g} s"), logs=self.logs())
+            time.sleep(0.1)
 
     def stop(self, timeout: float = 10.0) -> int | None:
         """Stop (SIGTERM, then SIGKILL after ``timeout`` s) and remove the container; keeps its logs and exit

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import socket
+import sys
 
 import pytest
 import requests
 
 from pytest_wasmcontainers import wait
+from pytest_wasmcontainers.container import WaitTimeoutError
 from pytest_wasmcontainers.errors import (
     ContainerError,
     ContainerExitedError,
@@ -156,3 +158,17 @@ def test_unreachable_daemon(monkeypatch, tmp_path):
         docker_client()
     assert f"{tmp_path}/no.sock" in str(info.value)
     assert "DOCKER_HOST" in str(info.value)
+
+
+def test_wait_for_exit_and_its_timeout(docker_container_factory, testapp):
+    c = docker_container_factory(testapp, command=["sleep"], ports=[], wait=wait.for_log("sleeping"))
+    with pytest.raises(WaitTimeoutError, match=r"did not exit within 0\.5 s"):
+        c.wait(0.5)
+    c.stop()
+    assert c.wait(1) == 0
+
+
+def test_missing_sdk_is_a_clear_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "docker", None)  # what a missing package looks like to import
+    with pytest.raises(DockerUnavailableError, match=r"pip install 'pytest-wasmcontainers\[docker\]'"):
+        docker_client()
