@@ -68,7 +68,7 @@ def test_live_session_untouched_then_removed_after_kill_9(tmp_path, docker_servi
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
     assert _exists(client, name), "kill -9 gives the session no chance to clean up"
-    assert name in remove_dead_sessions(client, docker_services.session)
+    remove_dead_sessions(client, docker_services.session)  # (a parallel session may get there first)
     assert not _exists(client, name)
 
 
@@ -111,7 +111,8 @@ def test_without_lock_file_only_dead_local_pids_count(docker_services: DockerSer
     c = client.containers.run(testapp, ["sleep"], labels=labels, detach=True)
     try:
         removed = remove_dead_sessions(client, docker_services.session)
-        assert (c.name in removed) is (not alive)
+        if alive:
+            assert c.name not in removed
         assert _exists(client, c.name) is alive
     finally:
         if alive:
