@@ -134,8 +134,10 @@ def check_imports(module: wasmtime.Module, what: str) -> None:
             continue
         variants = SOCKET_FUNCS.get(imp.name or "")
         if variants is not None:
-            if len(imp.type.params) not in variants:
-                missing.append(f"{name} (with {len(imp.type.params)} parameters)")
+            params = [str(p) for p in imp.type.params]
+            results = [str(r) for r in imp.type.results]
+            if len(params) not in variants or set(params) - {"i32"} or results != ["i32"]:
+                missing.append(f"{name} with signature ({', '.join(params)}) -> ({', '.join(results)})")
         elif imp.name not in WASI_P1:
             missing.append(name)
     if missing:

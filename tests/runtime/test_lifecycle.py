@@ -105,6 +105,9 @@ def test_unsupported_imports_are_named(runtime: Runtime) -> None:
         runtime.start(RunSpec(c_guest("unsupported"), ["x"]))
     assert "wasi_snapshot_preview1.sock_frobnicate" in str(info.value)
     assert "env.magic_number" in str(info.value)
+    assert "wasi_snapshot_preview1.sock_accept with signature (i32, i32, i32, i32) -> (i32)" in str(
+        info.value
+    )
 
 
 def test_components_are_refused_clearly(runtime: Runtime, tmp_path: Path) -> None:
