@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 from orderflow import run_order_flow
 
+from pytest_wasmcontainers.wait import for_log, wait_until_ready
+
 COMPOSE_FILE = Path(__file__).resolve().parent.parent / "docker-compose.yml"
 
 
@@ -41,7 +43,8 @@ def compose_images(
 def test_order_flow_through_compose(wasm_compose: Any, compose_images: None) -> None:
     project = wasm_compose(COMPOSE_FILE)
     server = project.service("server")
-    assert "order service listening on 0.0.0.0:8080" in server.logs()
+    # output is drained on a thread: wait for the line rather than expect it at once
+    wait_until_ready(server, for_log(r"order service listening on 0\.0\.0\.0:8080"), 10)
     # depends_on only orders the starts (as in the walkthrough): wait for MariaDB to take logins
     wait_for_database(server.url(8080))
     run_order_flow(server.url(8080))
