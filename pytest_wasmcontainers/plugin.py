@@ -535,6 +535,9 @@ class _DockerPullProgress:
                 {"layer": event.get("id", ""), "done": detail["current"], "total": detail.get("total")}
             )
 
+    def close(self) -> None:
+        self.inner.close()
+
 
 def _docker_state(config: pytest.Config) -> _DockerState:
     state = config.stash.get(DOCKER_KEY, None)

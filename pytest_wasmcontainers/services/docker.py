@@ -332,6 +332,9 @@ class DockerServices:
                     raise docker.errors.APIError(str(event["error"]))
                 if report is not None:
                     report(event)
+            close = getattr(report, "close", None)
+            if callable(close):
+                close()
             return self.client.images.get(image)
         except (docker.errors.APIError, docker.errors.ImageNotFound) as e:
             raise ImageNotFoundError(
