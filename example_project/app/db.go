@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,11 +32,11 @@ func resolve(host string, port int) ([]netip.Addr, error) {
 	if server == "" {
 		return lookupGetaddrinfo(host, port)
 	}
-	ip, port, err := parseHostPort(server, 53)
+	dnsIP, dnsPort, err := parseHostPort(server, 53)
 	if err != nil {
-		return nil, fmt.Errorf("DNS_SERVER=%q: %w", server, err)
+		return nil, fmt.Errorf("DNS_SERVER=%q must be an address like 127.0.0.11:53: %w", server, err)
 	}
-	conn, err := DialIP(ip, port, dialTimeout)
+	conn, err := DialIP(dnsIP, dnsPort, dialTimeout)
 	if err != nil {
 		return nil, fmt.Errorf("lookup %s: DNS server %s: %w", host, server, err)
 	}
@@ -48,9 +47,8 @@ func resolve(host string, port int) ([]netip.Addr, error) {
 
 // parseHostPort reads "ip" or "ip:port" (the DNS server must be an address, not a name).
 func parseHostPort(s string, defaultPort int) (netip.Addr, int, error) {
-	if !strings.Contains(s, ":") {
-		ip, err := netip.ParseAddr(s)
-		return ip, defaultPort, err
+	if ip, err := netip.ParseAddr(s); err == nil {
+		return ip, defaultPort, nil
 	}
 	ap, err := netip.ParseAddrPort(s)
 	if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 )
@@ -49,5 +50,17 @@ func TestRoutesMatchMethodAndPath(t *testing.T) {
 		if w.Code != c.status {
 			t.Errorf("%s %s: %d, want %d", c.method, c.path, w.Code, c.status)
 		}
+	}
+}
+
+func TestParseHostPort(t *testing.T) {
+	for in, want := range map[string]string{"127.0.0.11:53": "127.0.0.11:53", "10.0.0.1": "10.0.0.1:53", "[fd00::1]:5353": "[fd00::1]:5353", "fd00::1": "[fd00::1]:53"} {
+		ip, port, err := parseHostPort(in, 53)
+		if err != nil || netip.AddrPortFrom(ip, uint16(port)).String() != want {
+			t.Errorf("%s -> %v %d %v", in, ip, port, err)
+		}
+	}
+	if _, _, err := parseHostPort("dns.example:53", 53); err == nil {
+		t.Error("a name was accepted")
 	}
 }
