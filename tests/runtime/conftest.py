@@ -6,12 +6,13 @@ import functools
 import hashlib
 import http.client
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from pytest_wasmcontainers.runtime import Runtime
+from pytest_wasmcontainers.runtime import Runtime, WasmProcess
 from tests.support.toolchains import BUILD_CACHE, build_c, build_go
 
 GUESTS = Path(__file__).resolve().parent.parent / "guests"
@@ -53,3 +54,13 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def wait_for_output(proc: WasmProcess, text: str, timeout: float = 30) -> str:
+    """The guest's stdout once it contains ``text`` (output is drained by a thread, a bit later)."""
+    end = time.monotonic() + timeout
+    while text not in (out := proc.stdout()):
+        if time.monotonic() > end:
+            raise AssertionError(f"{text!r} not in the output within {timeout}s:\n{out}")
+        time.sleep(0.01)
+    return out

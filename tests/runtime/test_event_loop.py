@@ -12,7 +12,7 @@ import pytest
 
 from pytest_wasmcontainers.runtime import RunSpec, Runtime, WasmProcess
 
-from .conftest import c_guest
+from .conftest import c_guest, wait_for_output
 
 
 @pytest.fixture
@@ -49,7 +49,8 @@ def test_regular_file_polled_with_sockets(echo: tuple[WasmProcess, int]) -> None
     proc, port = echo
     roundtrip(port, b"x")
     # real WASI's own event for the file (wasmtime 50 says nbytes=1 for files): read, no error
-    line = next(ln for ln in proc.stdout().splitlines() if ln.startswith("file event"))
+    out = wait_for_output(proc, "file event")
+    line = next(ln for ln in out.splitlines() if ln.startswith("file event"))
     assert line.startswith("file event type=1 error=0 nbytes=")
     assert int(line.rsplit("=", 1)[1]) >= 1
 

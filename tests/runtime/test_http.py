@@ -8,7 +8,7 @@ import pytest
 
 from pytest_wasmcontainers.runtime import RunSpec, Runtime
 
-from .conftest import c_guest, free_port, go_guest, http_request
+from .conftest import c_guest, free_port, go_guest, http_request, wait_for_output
 
 MIB = 1 << 20
 
@@ -25,8 +25,9 @@ def test_c_server_get_post_and_megabyte_bodies(runtime: Runtime) -> None:
         status, big = http_request(port, "GET", f"/big/{MIB}")
         assert status == 200 and len(big) == MIB and big[:3] == b"abc" and big[26:29] == b"abc"
         # the guest sees the port it asked for, in both address forms, not the host's
-        assert "listening v1 0.0.0.0:8080" in proc.stdout()
-        assert "listening v2 family=1 0.0.0.0:8080 (e=0)" in proc.stdout()
+        out = wait_for_output(proc, "listening v2")
+        assert "listening v1 0.0.0.0:8080" in out
+        assert "listening v2 family=1 0.0.0.0:8080 (e=0)" in out
     finally:
         assert proc.stop() == 137
     assert proc.exit_code == 137 and not proc.running
