@@ -150,6 +150,11 @@ class WasmProcess:
         return not self._done.is_set()
 
     @property
+    def scratch_dir(self) -> Path:
+        """The container's private directory (root view, log pipes); deleted when it ends."""
+        return self._scratch
+
+    @property
     def ports(self) -> dict[int, int]:
         return dict(self._ports.listening)
 

@@ -44,6 +44,7 @@ class Runtime:
         self.forwarders = ModuleCache(self.engine)
         self.ticker = epoch.EpochTicker(self.engine)
         self.scratch_root = self.cache_dir / "containers"
+        _remove_orphans(self.scratch_root)
         self._processes: set[WasmProcess] = set()
         self._lock = threading.Lock()
         _LIVE.add(self)
@@ -67,7 +68,7 @@ class Runtime:
                 raise WasmRuntimeError(f"mount source {m.host_path} (for {m.guest_path}) is not a directory")
 
         self.scratch_root.mkdir(parents=True, exist_ok=True)
-        scratch = Path(tempfile.mkdtemp(prefix="c-", dir=self.scratch_root))
+        scratch = Path(tempfile.mkdtemp(prefix=f"c-{os.getpid()}-", dir=self.scratch_root))
         try:
             t1 = time.perf_counter()
             root = scratch / "root"
@@ -266,6 +267,22 @@ class Runtime:
 _CLOCK_TIME_GET = wasmtime.FuncType(
     [wasmtime.ValType.i32(), wasmtime.ValType.i64(), wasmtime.ValType.i32()], [wasmtime.ValType.i32()]
 )
+
+
+def _remove_orphans(scratch_root: Path) -> None:
+    """Scratch dirs of sessions that died without cleaning up (named ``c-<pid>-...``)."""
+    if not scratch_root.is_dir():
+        return
+    for d in scratch_root.iterdir():
+        parts = d.name.split("-")
+        if len(parts) < 3 or not parts[1].isdigit():
+            continue
+        try:
+            os.kill(int(parts[1]), 0)
+        except ProcessLookupError:
+            shutil.rmtree(d, ignore_errors=True)
+        except OSError:
+            pass  # alive (maybe another user's): not ours to remove
 
 
 def _bind(func: Any, ftype: wasmtime.FuncType) -> Callable[..., int]:

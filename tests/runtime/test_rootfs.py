@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -55,7 +56,7 @@ def test_writes_are_private_to_each_container(runtime: Runtime, image_root: Path
     finally:
         a.stop()
         b.stop()
-    assert not any(runtime.scratch_root.iterdir())
+    assert not a.scratch_dir.exists() and not b.scratch_dir.exists()
 
 
 def test_mounts_read_only_and_writable(runtime: Runtime, image_root: Path, tmp_path: Path) -> None:
@@ -75,3 +76,17 @@ def test_mounts_read_only_and_writable(runtime: Runtime, image_root: Path, tmp_p
         proc.stop()
     assert not (ro / "x").exists()
     assert (rw / "out.txt").read_text() == "yes\n"  # volumes outlive the container
+
+
+def test_scratch_dirs_of_dead_sessions_are_removed(tmp_path: Path) -> None:
+    import subprocess
+
+    child = subprocess.Popen(["true"])  # its pid has certainly exited (and is not reused this fast)
+    child.wait()
+    orphan = tmp_path / "containers" / f"c-{child.pid}-abc"
+    alive = tmp_path / "containers" / f"c-{os.getpid()}-def"
+    orphan.mkdir(parents=True)
+    alive.mkdir()
+    with Runtime(tmp_path):
+        pass
+    assert not orphan.exists() and alive.exists()
