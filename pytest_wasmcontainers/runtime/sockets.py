@@ -8,6 +8,7 @@ with wasmtime's own fds (except preopened listeners, which sit at 3, 4, ... like
 from __future__ import annotations
 
 import contextlib
+import heapq
 import os
 import select
 import socket
@@ -103,16 +104,25 @@ def preopened_listener(ports: PortMap, guest_port: int) -> GuestSocket:
 
 
 class SocketTable:
+    """Guest socket fds. A new socket gets the lowest free number from ``FD_BASE`` on, as POSIX
+    gives the lowest free fd: a long-running server's numbers stay small."""
+
     def __init__(self) -> None:
         self.fds: dict[int, GuestSocket] = {}
         self._next = FD_BASE
+        self._free: list[int] = []  # a heap of released numbers below _next
         self._lock = threading.Lock()
 
     def add(self, gs: GuestSocket, fd: int | None = None) -> int:
         with self._lock:
             if fd is None:
-                fd = self._next
-                self._next += 1
+                while self._free and self._free[0] in self.fds:  # taken meanwhile (fd_renumber)
+                    heapq.heappop(self._free)
+                if self._free:
+                    fd = heapq.heappop(self._free)
+                else:
+                    fd = self._next
+                    self._next += 1
             self.fds[fd] = gs
         return fd
 
@@ -123,9 +133,12 @@ class SocketTable:
         return gs
 
     def close(self, fd: int) -> bool:
-        gs = self.fds.pop(fd, None)
-        if gs is None:
-            return False
+        with self._lock:
+            gs = self.fds.pop(fd, None)
+            if gs is None:
+                return False
+            if FD_BASE <= fd < self._next:
+                heapq.heappush(self._free, fd)
         gs.close()
         return True
 
