@@ -19,8 +19,7 @@ import platformdirs
 from filelock import FileLock
 
 BUILD_CACHE = Path(
-    os.environ.get("WASMCONTAINERS_BUILD_CACHE")
-    or platformdirs.user_cache_dir("pytest-wasmcontainers-build")
+    os.environ.get("WASMCONTAINERS_BUILD_CACHE") or platformdirs.user_cache_dir("pytest-wasmcontainers-build")
 )
 
 
@@ -69,8 +68,19 @@ def build_c(source: Path, *more: Path, flags: tuple[str, ...] = ("-O2",)) -> Pat
     key = "c-" + _digest(srcs, zig_version(), *flags)
 
     def build(out: Path) -> None:
-        _run([sys.executable, "-m", "ziglang", "cc", "--target=wasm32-wasi", *flags, "-o", str(out),
-              *map(str, srcs)])
+        _run(
+            [
+                sys.executable,
+                "-m",
+                "ziglang",
+                "cc",
+                "--target=wasm32-wasi",
+                *flags,
+                "-o",
+                str(out),
+                *map(str, srcs),
+            ]
+        )
 
     return _cached(key, source.stem + ".wasm", build)
 
@@ -78,8 +88,14 @@ def build_c(source: Path, *more: Path, flags: tuple[str, ...] = ("-O2",)) -> Pat
 def go_env() -> dict[str, str]:
     env = dict(os.environ)
     env.update(
-        GOOS="wasip1", GOARCH="wasm", GOTOOLCHAIN="local", GOPROXY="off", GOFLAGS="-mod=mod",
-        GOCACHE=str(BUILD_CACHE / "gocache"), GOPATH=str(BUILD_CACHE / "gopath"), CGO_ENABLED="0",
+        GOOS="wasip1",
+        GOARCH="wasm",
+        GOTOOLCHAIN="local",
+        GOPROXY="off",
+        GOFLAGS="-mod=mod",
+        GOCACHE=str(BUILD_CACHE / "gocache"),
+        GOPATH=str(BUILD_CACHE / "gopath"),
+        CGO_ENABLED="0",
     )
     return env
 
