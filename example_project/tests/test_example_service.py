@@ -67,3 +67,15 @@ def test_bad_database_url_stops_the_service_with_a_clear_message(
             orderservice_image, env={"DATABASE_URL": "postgres://db/x"}, ports={8080: None}
         )
     assert "DATABASE_URL must start with mysql://" in info.value.logs
+
+
+def test_a_stalled_client_does_not_block_others(service: Any) -> None:
+    # Sockets are non-blocking under Go's netpoller: a connection that sent half a request waits in
+    # its own goroutine while other connections are served.
+    port = service.host_port(8080)
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as stalled:
+        stalled.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")  # headers never finished
+        for _ in range(3):
+            assert requests.get(service.url(8080), timeout=TIMEOUT).status_code == 200
+        stalled.sendall(b"\r\n")
+        assert stalled.recv(64).startswith(b"HTTP/1.1 200 OK")
