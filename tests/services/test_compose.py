@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+import time
 
 import pytest
 import requests
@@ -131,7 +132,12 @@ def test_project_service_lookup_errors(tmp_path, wasm_compose, wasm_images, dock
     project = wasm_compose(tmp_path)
     with pytest.raises(KeyError, match="no service 'nope'"):
         project.service("nope")
-    assert "webapp: listening on 8080" in project.service("web").logs()
+    web = project.service("web")
+    # Ready means listening; the guest prints its line just after, so give the log a moment.
+    deadline = time.monotonic() + 10
+    while "webapp: listening on 8080" not in web.logs() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "webapp: listening on 8080" in web.logs()
 
 
 @pytest.mark.parametrize("code", [0, 3])
