@@ -52,3 +52,17 @@ def run_order_flow(base_url: str) -> None:
     # floats are written like serde_json writes f32: 56.0, not 56
     raw = requests.get(base_url.rstrip("/") + "/orders", timeout=TIMEOUT).text
     assert '"amount":56.0' in raw
+
+
+def run_concurrent_orders(base_url: str, count: int = 24) -> None:
+    """Many clients at once: the service's goroutines share its connection pool."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    ids = range(100, 100 + count)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(
+            pool.map(lambda i: call(base_url, "POST", "/create_order", order(i, f"Street {i}")), ids)
+        )
+    assert results == [{"status": True}] * count
+    stored = {row["order_id"]: row for row in call(base_url, "GET", "/orders")}
+    assert all(stored[i] == order(i, f"Street {i}") for i in ids)

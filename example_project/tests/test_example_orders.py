@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from orderflow import run_order_flow
+from orderflow import run_concurrent_orders, run_order_flow
 
 from pytest_wasmcontainers.wait import for_log, wait_until_ready
 
@@ -59,6 +59,7 @@ def test_order_flow_with_explicit_fixtures(
         orderservice_image, env={"DATABASE_URL": url}, ports={8080: None}, hosts={"db": mariadb}
     )
     run_order_flow(service.url(8080))
+    run_concurrent_orders(service.url(8080))
     assert service.running
 
 
