@@ -151,3 +151,25 @@ def test_compression_pointer_in_the_question_is_followed() -> None:
     wire = _header() + b"\x01a\xc0\x04\x00\x01\x00\x01"
     reply = dns.message.from_wire(answer(wire, lambda name: ["10.0.0.1"] if name == "a" else []))
     assert addresses(reply) == ["10.0.0.1"]
+
+
+def test_answers_over_the_runtimes_tcp_framing() -> None:
+    # The path a guest's DNS_SERVER connection takes: 2-byte length prefixes on a stream, several
+    # queries on one connection, each answered in turn.
+    import threading
+
+    import dns.query
+
+    from pytest_wasmcontainers.runtime.dnsserver import DnsConnection
+
+    conn = DnsConnection(lookup, threading.Event())
+    try:
+        sock = conn.guest_end
+        sock.settimeout(5)
+        for name, rdtype, want in (("db", "A", ["10.89.0.2"]), ("dual", "AAAA", ["fd00::3"])):
+            query = dns.message.make_query(name, rdtype)
+            dns.query.send_tcp(sock, query)
+            reply, _ = dns.query.receive_tcp(sock)
+            assert reply.id == query.id and addresses(reply) == want
+    finally:
+        conn.close()
