@@ -8,6 +8,7 @@ gets a virtual address in 127.77.0.0/16 that lookups return and connects are rew
 from __future__ import annotations
 
 import ipaddress
+import logging
 import socket
 import threading
 import time
@@ -15,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from .spec import Endpoint
 
+_log = logging.getLogger(__name__)
 _VIRTUAL_BASE = int(ipaddress.IPv4Address("127.77.0.1"))
 
 
@@ -47,7 +49,10 @@ class PortMap:
             callbacks = list(self._callbacks)
             self._changed.notify_all()
         for cb in callbacks:
-            cb(guest_port, host_port)
+            try:
+                cb(guest_port, host_port)
+            except Exception:  # the guest must not pay for a broken hook (it runs in its thread)
+                _log.exception("on_listen callback failed for guest port %s", guest_port)
 
     def remove_listener(self, guest_port: int) -> None:
         with self._changed:
