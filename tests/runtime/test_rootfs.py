@@ -40,10 +40,12 @@ def test_writes_are_private_to_each_container(runtime: Runtime, image_root: Path
         assert a.timings["rootfs"] == "hardlink"
         pa, pb = a.wait_for_port(80, 30), b.wait_for_port(80, 30)
         assert http_request(pa, "GET", "/read/shared.txt") == (200, b"original\n")
+        assert (a.scratch_dir / "root" / "shared.txt").stat().st_nlink >= 2  # reading copies nothing
         assert http_request(pa, "POST", "/write/shared.txt", b"changed by a\n") == (200, b"ok\n")
         assert http_request(pa, "GET", "/read/shared.txt") == (200, b"changed by a\n")
         assert http_request(pb, "GET", "/read/shared.txt") == (200, b"original\n")
         assert (image_root / "shared.txt").read_text() == "original\n"  # the image is untouched
+        assert (a.scratch_dir / "root" / "shared.txt").stat().st_nlink == 1  # copied up on write
         assert http_request(pa, "POST", "/write/etc/new", b"new\n") == (200, b"ok\n")
         assert http_request(pa, "GET", "/read/etc/new") == (200, b"new\n")
         assert http_request(pb, "GET", "/read/etc/new")[0] == 404
