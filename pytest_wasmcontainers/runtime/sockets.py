@@ -26,6 +26,7 @@ from .network import NameTable, PortMap, is_local
 FD_BASE = 4096
 FDFLAG_NONBLOCK = 0x4
 RIFLAG_PEEK, RIFLAG_WAITALL = 1, 2
+AI_PASSIVE = 1
 POLL_SLICE = 0.25  # a fallback only: stop() wakes every wait through its pipe
 
 # WasmEdge SO_* numbering (SocketOptName in the crates) -> host option; level 0 = SOL_SOCKET.
@@ -516,7 +517,7 @@ class Sockets:
             return errno.AINONAME
         if max_len < 1:
             return errno.AIMEMORY
-        _flags, family, socktype, protocol = addresses.read_hints(view, hints_ptr)
+        flags, family, socktype, protocol = addresses.read_hints(view, hints_ptr)
         if family not in (0, 1, 2):
             return errno.AIFAMILY
         try:
@@ -524,7 +525,7 @@ class Sockets:
         except OSError:
             return errno.AISERVICE
         try:
-            ips = self.names.lookup(node or "127.0.0.1")
+            ips = self.names.lookup(node or ("0.0.0.0" if flags & AI_PASSIVE else "127.0.0.1"))
         except OSError:
             return errno.AINONAME
         if family == addresses.FAMILY_INET4:
