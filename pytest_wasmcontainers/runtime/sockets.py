@@ -521,7 +521,7 @@ class Sockets:
         if family not in (0, 1, 2):
             return errno.AIFAMILY
         try:
-            port = int(service) if service.isdigit() or not service else socket.getservbyname(service)
+            port = int(service) if service.isdigit() else socket.getservbyname(service) if service else 0
         except OSError:
             return errno.AISERVICE
         try:

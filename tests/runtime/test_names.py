@@ -126,3 +126,9 @@ def test_a_failing_endpoint_traps_the_guest_with_the_reason(runtime: Runtime) ->
     proc.wait(30)
     assert proc.error == "host error: RuntimeError: no address for port 5432 yet"
     assert "sock_connect failed" in proc.logs() or "no address for port 5432 yet" in proc.logs()
+
+
+def test_getaddrinfo_without_a_service_resolves_with_port_zero(runtime: Runtime) -> None:
+    # getaddrinfo(name, NULL/"") is valid: the guest asks for addresses only
+    code, out = run_client(runtime, ["db", "", "x"], hosts={"db": StaticEndpoint("127.0.0.1")})
+    assert "resolved db -> 127.77." in out and ":0 (" in out, (code, out)
