@@ -63,6 +63,8 @@ class ContainerSettings:
     working_dir: str | None = None
     hosts: Mapping[str, Endpoint] = field(default_factory=dict)
     """Names the guest can dial (``db`` -> a Docker service)."""
+    links: Mapping[str, Endpoint] = field(default_factory=dict)
+    """Docker's name for the same thing (``links={"db": mariadb}``); merged with ``hosts``."""
     stdin: bytes | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     """Free room for hook plugins to pass data along."""
@@ -165,6 +167,10 @@ class WasmContainer:
                 self._state_message(f"did not listen on port {container_port} within {limit:g} s"),
                 logs=self.logs(),
             ) from e
+
+    def resolve(self, port: int) -> tuple[str, int]:
+        """As a name-table ``Endpoint``: another Wasm container can be linked to this one."""
+        return "127.0.0.1", self.host_port(port)
 
     def url(self, container_port: int, path: str = "/") -> str:
         """``http://127.0.0.1:<host port><path>``, with the waiting rules of :meth:`host_port`."""
@@ -368,7 +374,7 @@ def run_spec(image: WasmImage, settings: ContainerSettings, name: str) -> RunSpe
         rootfs=image.rootfs,
         mounts=parse_volumes(settings.volumes),
         ports=parse_ports(settings.ports),
-        hosts=dict(settings.hosts),
+        hosts={**settings.links, **settings.hosts},
         # Docker's embedded DNS address: images built for compose (DNS_SERVER=127.0.0.11:53) resolve
         # service names there with DNS over TCP; the runtime answers from the name table.
         dns_servers=(DOCKER_DNS,),

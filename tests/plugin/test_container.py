@@ -13,6 +13,7 @@ from pytest_wasmcontainers import wait
 from pytest_wasmcontainers.container import ContainerSettings, WaitTimeoutError
 from pytest_wasmcontainers.errors import ContainerExitedError, ImageNotFoundError, StartupTimeoutError
 from pytest_wasmcontainers.session import WasmSession
+from tests.runtime.conftest import c_guest
 
 
 def closed(port: int) -> bool:
@@ -143,3 +144,17 @@ def test_close_stops_everything_and_releases_the_runtime(wasm_cache: Path, webap
     assert s.live == []
     with pytest.raises(RuntimeError, match="closed"):
         s.start(ContainerSettings(webapp_image))
+
+
+def test_a_wasm_container_links_to_another_by_name(session: WasmSession, webapp_image: str) -> None:
+    web = session.start(ContainerSettings(webapp_image))
+    client = session.start(
+        ContainerSettings(
+            str(c_guest("client")),
+            command=["/client.wasm", "web", "8080", "GET /linked HTTP/1.0\r\n\r\n"],
+            links={"web": web},
+            wait=wait.for_exit(0),
+        )
+    )
+    assert client.exit_code == 0, client.logs()
+    assert "hello image /linked" in client.stdout()
