@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import select
 import socket
 import struct
 import threading
 from collections.abc import Callable
+
+from .readiness import ready
 
 
 def _answerer() -> Callable[[bytes, Callable[[str], list[str]]], bytes]:
@@ -39,8 +40,8 @@ class DnsConnection:
         while len(data) < n:
             if self._stop.is_set():
                 return None
-            ready, _, _ = select.select([self._host_end], [], [], 0.05)
-            if not ready:
+            readable, _ = ready([self._host_end.fileno()], [], 0.05)
+            if not readable:
                 continue
             chunk = self._host_end.recv(n - len(data))
             if not chunk:

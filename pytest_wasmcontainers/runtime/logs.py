@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-import select
 import threading
 from collections import deque
 from pathlib import Path
+
+from .readiness import ready
 
 
 class RingLog:
@@ -80,8 +81,8 @@ class LogPump:
     def _run(self) -> None:
         open_fds = list(self._read)
         while open_fds:
-            ready, _, _ = select.select(open_fds, [], [], 1.0)
-            for fd in ready:
+            readable, _ = ready(open_fds, [], 1.0)
+            for fd in readable:
                 try:
                     data = os.read(fd, 65536)
                 except BlockingIOError:

@@ -3,13 +3,12 @@
 Without a socket subscription the call goes to wasmtime's WASI as it is, except pure clock waits,
 which we sleep ourselves in slices so that ``stop()`` is noticed. With sockets: each non-socket fd
 subscription is asked of real WASI one at a time (regular files and stdio are always ready there,
-and real WASI writes the exact event: nbytes left, flags); sockets are ``select()``ed.
+and real WASI writes the exact event: nbytes left, flags); sockets are ``poll()``ed.
 """
 
 from __future__ import annotations
 
 import fcntl
-import select
 import struct
 import termios
 import time
@@ -18,6 +17,7 @@ from typing import Any
 
 from . import errno
 from .memory import GuestMemory, check, put_u32
+from .readiness import ready
 from .sockets import POLL_SLICE, SocketTable, StopSignal
 
 CLOCK, FD_READ, FD_WRITE = 0, 1, 2
@@ -78,14 +78,22 @@ class Poller:
             else:
                 return errno.INVAL
         if not reads and not writes and foreign:
-            return int(self.real(caller, in_ptr, out_ptr, nsubs, nevents_ptr))
+            rc = int(self.real(caller, in_ptr, out_ptr, nsubs, nevents_ptr))
+            if rc == 0:
+                return 0
+            view = self.memory.view(caller)  # an error: find the culprit one subscription at a time
 
         nevents = 0
         for i in foreign:  # real WASI answers these at once (files and stdio are always ready)
             rc = int(self.real(caller, in_ptr + 48 * i, out_ptr + 32 * nevents, 1, nevents_ptr))
-            if rc != 0:
-                return rc
             view = self.memory.view(caller)
+            if rc != 0:
+                # One bad subscription (a closed fd, say) is that event's error, as WasmEdge
+                # reports it; failing the whole call would stop an event loop (tokio/mio) for good.
+                userdata, tag = _SUB.unpack_from(view, in_ptr + 48 * i)
+                _EVENT.pack_into(view, out_ptr + 32 * nevents, userdata, rc, tag, 0, 0)
+                nevents += 1
+                continue
             nevents += struct.unpack_from("<I", view, nevents_ptr)[0]
 
         end = min((d for _, d in clocks), default=None)
@@ -102,7 +110,7 @@ class Poller:
             else:
                 left = max(0.0, min(POLL_SLICE, end - time.monotonic()))
             if rsocks or wsocks:
-                r, w, _ = select.select([*rsocks, wake], list(wsocks), [], left)
+                r, w = ready([*rsocks, wake], list(wsocks), left)
                 r = [s for s in r if s != wake]
             else:
                 r, w = [], []

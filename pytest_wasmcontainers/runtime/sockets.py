@@ -1,6 +1,6 @@
 """The socket table and WasmEdge's ``sock_*`` functions, over real host sockets.
 
-Every host socket is non-blocking; a guest's blocking call waits with ``select()`` in short slices
+Every host socket is non-blocking; a guest's blocking call waits with ``poll()`` in short slices
 so that ``stop()`` is noticed. Guest socket fds are numbered from ``FD_BASE`` so they never collide
 with wasmtime's own fds (except preopened listeners, which sit at 3, 4, ... like ``--tcplisten``).
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import heapq
 import os
-import select
 import socket
 import struct
 import threading
@@ -22,6 +21,7 @@ from . import addresses, errno
 from .dnsserver import DnsConnection
 from .memory import GuestMemory, gather, iovecs, put_u16, put_u32, read, scatter, write
 from .network import NameTable, PortMap, is_local
+from .readiness import ready
 
 FD_BASE = 4096
 FDFLAG_NONBLOCK = 0x4
@@ -47,7 +47,7 @@ _TIMEVAL = struct.Struct("<qq")  # wasm32 wasi-libc: time_t and suseconds_t are 
 
 
 class StopSignal(threading.Event):
-    """A stop flag that can also wake a ``select()``: its pipe becomes readable on ``set()``."""
+    """A stop flag that can also wake a ``poll()``: its pipe becomes readable on ``set()``."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -182,7 +182,7 @@ class Sockets:
             if left <= 0:
                 raise errno.WasiError(errno.AGAIN)
             fd, wake = gs.sock.fileno(), self.stop.fileno()
-            r, w, _ = select.select([wake] if write else [fd, wake], [fd] if write else [], [], left)
+            r, w = ready([wake] if write else [fd, wake], [fd] if write else [], left)
             if w or fd in r:
                 return
 

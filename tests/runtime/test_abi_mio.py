@@ -4,6 +4,7 @@ many fds, accept/peer address/close as the crates do them."""
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 from collections.abc import Iterator
@@ -89,3 +90,21 @@ def test_idle_and_vanishing_clients_do_not_stall_others(server: tuple[WasmProces
             s.close()
     assert proc.running, proc.logs()
     assert "FAIL" not in proc.logs()
+
+
+def test_host_fds_past_1024(runtime: Runtime) -> None:
+    """A test process may hold many fds; the runtime's waits must not depend on small fd numbers."""
+    filler = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        proc = start(runtime, "raw4")
+        try:
+            port = proc.wait_for_port(8080, timeout=30)
+            assert http_request(port, "GET", "/")[0] == 200
+            assert http_request(port, "GET", "/")[0] == 200
+            assert proc.running, proc.logs()
+            assert "listening" in wait_for_output(proc, "listening")
+        finally:
+            proc.stop()
+    finally:
+        for fd in filler:
+            os.close(fd)

@@ -1,0 +1,30 @@
+"""Waiting for host fds to become ready.
+
+``poll()``, never ``select()``: a test process easily holds more than 1024 fds, and ``select()``
+refuses any fd number from 1024 on (a ValueError, which would trap the guest or kill a log thread).
+"""
+
+from __future__ import annotations
+
+import select
+
+_READABLE = select.POLLIN | select.POLLPRI | select.POLLHUP | select.POLLERR
+_WRITABLE = select.POLLOUT | select.POLLHUP | select.POLLERR
+
+
+def ready(reads: list[int], writes: list[int], timeout: float) -> tuple[list[int], list[int]]:
+    """The fds of ``reads`` / ``writes`` that are ready within ``timeout`` seconds (a hang-up or
+    an error counts as ready, as with ``select()``)."""
+    poller = select.poll()
+    masks: dict[int, int] = {}
+    for fd in reads:
+        masks[fd] = masks.get(fd, 0) | _READABLE
+    for fd in writes:
+        masks[fd] = masks.get(fd, 0) | _WRITABLE
+    for fd, mask in masks.items():
+        poller.register(fd, mask)
+    events = dict(poller.poll(max(0, round(timeout * 1000))))
+    want_w = set(writes)
+    r = [fd for fd in reads if events.get(fd, 0) & _READABLE]
+    w = [fd for fd in want_w if events.get(fd, 0) & _WRITABLE]
+    return r, w
