@@ -4,6 +4,7 @@ many fds, accept/peer address/close as the crates do them."""
 
 from __future__ import annotations
 
+import http.server
 import os
 import socket
 import threading
@@ -13,7 +14,7 @@ import pytest
 
 from pytest_wasmcontainers.runtime import RunSpec, Runtime, WasmProcess
 
-from .conftest import c_guest, http_request, wait_for_output
+from .conftest import c_guest, free_port, http_request, wait_for_output
 
 
 def start(runtime: Runtime, form: str, port: int = 8080) -> WasmProcess:
@@ -108,3 +109,35 @@ def test_host_fds_past_1024(runtime: Runtime) -> None:
     finally:
         for fd in filler:
             os.close(fd)
+
+
+def test_nonblocking_connect_as_tokio_makes_it(runtime: Runtime) -> None:
+    body = b"x" * 100_000
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    live, closed = server.server_address[1], free_port()
+    try:
+        proc = runtime.start(RunSpec(c_guest("mio_client"), ["client", str(live), str(closed)]))
+        assert proc.wait(30) == 0, proc.logs()
+        lines = proc.stdout().splitlines()
+    finally:
+        server.shutdown()
+        server.server_close()
+    ok = next(ln for ln in lines if ln.startswith(f"port={live} "))
+    # EINPROGRESS, then writable, no error, the dialled peer as a V1 address, the whole body
+    assert f"connect=26 writable=0 so_error=0 peer=127.0.0.1:{live} type=4" in ok
+    assert int(ok.rsplit("got=", 1)[1]) > len(body)
+    refused = next(ln for ln in lines if ln.startswith(f"port={closed} "))
+    # a refused connect: writable with SO_ERROR = WASI ECONNREFUSED (14), as take_error reads it
+    assert refused.endswith("so_error=14") or "connect=14" in refused, refused
