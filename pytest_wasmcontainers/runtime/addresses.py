@@ -76,8 +76,8 @@ def encode_v1(view: View, addr_ptr: int, type_ptr: int, port_ptr: int, ip: str, 
 
 
 # WasiAddrinfo (repr(C, packed(4)), 28 bytes): flags u16 @0, family u8 @2, socktype u8 @3,
-# protocol u8 @4, addrlen u32 @8, addr* @12, canonname* @16, canonnamelen u32 @20, next* @24.
-# WasiSockaddr: family u8 @0, sa_data_len u32 @4, sa_data* @8. sa_data: port (big endian) then the
+# protocol u8 @4 (u32 in C shims), addrlen u32 @8, addr* @12, canonname* @16, canonnamelen u32 @20,
+# next* @24. WasiSockaddr: family u8 @0 (u32 in C shims), sa_data_len u32 @4, sa_data* @8. sa_data: port (big endian) then the
 # address, like the tail of a sockaddr_in / sockaddr_in6 (port, flowinfo, address).
 _HINTS = struct.Struct("<HBBB")
 
@@ -109,9 +109,11 @@ def write_addrinfos(
         payload = struct.pack(">H", port) + (raw if fam == FAMILY_INET4 else b"\0\0\0\0" + raw)
         if sa_len and len(payload) > sa_len:
             continue  # the guest's buffer cannot hold an IPv6 address: skip rather than overflow
-        struct.pack_into("<HBBB", view, ai, 0, fam, socktype or 2, protocol)
+        # protocol and the sockaddr's family as u32: the crates' u8 fields are followed by padding,
+        # and the C shims built for wasi-go declare both as uint32_t.
+        struct.pack_into("<HBBI", view, ai, 0, fam, socktype or 2, protocol)
         put_u32(view, ai + 8, len(payload) + 2)
-        view[sa] = fam
+        put_u32(view, sa, fam)
         write(view, sa_data, payload)
         put_u32(view, ai + 20, 0)
         count += 1

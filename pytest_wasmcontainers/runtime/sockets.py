@@ -44,6 +44,11 @@ _INT_OPTS = {
     SO_RCVLOWAT: socket.SO_RCVLOWAT,
 }
 _TIMEVAL = struct.Struct("<qq")  # wasm32 wasi-libc: time_t and suseconds_t are 64-bit
+# IPPROTO_TCP level: TCP_NODELAY is 1 (wasi-go's numbering) or 15 (the "WasmEdge v2" C socket shim
+# of vmware-labs' language runtimes). WasmEdge itself only knows level 0.
+LEVEL_TCP, TCP_NODELAY_NAMES = 6, (1, 15)
+SMALLEST_POINTER = 1024
+"""wasm-ld puts data at 1024 and up: a smaller "pointer" is a value (see sock_getsockopt)."""
 
 
 class StopSignal(threading.Event):
@@ -438,6 +443,11 @@ class Sockets:
 
     def sock_setsockopt(self, caller: Any, fd: int, level: int, name: int, value_ptr: int, size: int) -> int:
         gs = self.table.get(fd)
+        if level == LEVEL_TCP and name in TCP_NODELAY_NAMES:
+            raw = read(self.view(caller), value_ptr, 4)
+            if gs.stream:
+                gs.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, struct.unpack("<i", raw)[0])
+            return 0
         if level != 0:
             return errno.NOPROTOOPT
         raw = read(self.view(caller), value_ptr, size)
@@ -470,9 +480,12 @@ class Sockets:
         self, caller: Any, fd: int, level: int, name: int, value_ptr: int, size_ptr: int
     ) -> int:
         gs = self.table.get(fd)
+        view = self.view(caller)
+        if level == LEVEL_TCP and name in TCP_NODELAY_NAMES:
+            nodelay = gs.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) if gs.stream else 0
+            return self._put_option(view, value_ptr, size_ptr, struct.pack("<i", int(bool(nodelay))))
         if level != 0:
             return errno.NOPROTOOPT
-        view = self.view(caller)
         if name in (SO_RCVTIMEO, SO_SNDTIMEO):
             t = gs.recv_timeout if name == SO_RCVTIMEO else gs.send_timeout
             sec = int(t or 0)
@@ -492,10 +505,19 @@ class Sockets:
             out = struct.pack("<i", gs.sock.getsockopt(socket.SOL_SOCKET, _INT_OPTS[name]))
         else:
             return errno.NOPROTOOPT
-        room = struct.unpack_from("<I", view, size_ptr)[0] if size_ptr + 4 <= len(view) else 0
+        return self._put_option(view, value_ptr, size_ptr, out)
+
+    @staticmethod
+    def _put_option(view: Any, value_ptr: int, size_arg: int, out: bytes) -> int:
+        """The crates pass the value's size by pointer (in: room, out: length), as WasmEdge reads
+        it; wasi-go and the C socket shims built for it pass the room itself (4)."""
+        if size_arg < SMALLEST_POINTER:
+            write(view, value_ptr, out[:size_arg])
+            return 0
+        room = struct.unpack_from("<I", view, size_arg)[0] if size_arg + 4 <= len(view) else 0
         out = out[:room]
         write(view, value_ptr, out)
-        put_u32(view, size_ptr, len(out))
+        put_u32(view, size_arg, len(out))
         return 0
 
     def sock_getaddrinfo(
