@@ -16,6 +16,7 @@ from typing import Any
 
 import platformdirs
 import wasmtime
+from wasmtime import _bindings as ffi
 
 from ..errors import WasmRuntimeError
 from . import epoch, errno, hostfunc, imports, rootfs
@@ -30,7 +31,7 @@ from .process import WasmProcess
 from .sockets import Sockets, SocketTable, StopSignal, preopened_listener
 from .spec import RunSpec
 
-ENGINE_SETTINGS = "epoch_interruption=1"
+ENGINE_SETTINGS = "epoch_interruption=1;signals_based_traps=0"
 _LIVE: weakref.WeakSet[Runtime] = weakref.WeakSet()
 
 
@@ -39,6 +40,10 @@ class Runtime:
         self.cache_dir = Path(cache_dir or platformdirs.user_cache_dir("pytest-wasmcontainers"))
         config = wasmtime.Config()
         config.epoch_interruption = True
+        # Traps by explicit checks, not by wasmtime's SIGILL/SIGSEGV handlers: those are
+        # process-wide and Python code replaces them (faulthandler.disable() + enable(), which an
+        # in-process pytester run does), after which a guest's trap killed the whole process.
+        ffi.wasmtime_config_signals_based_traps_set(config.ptr(), False)
         self.engine: wasmtime.Engine | None = wasmtime.Engine(config)
         self.modules = CompiledCache(self.engine, self.cache_dir / "compiled", ENGINE_SETTINGS)
         self.forwarders = ModuleCache(self.engine)
