@@ -57,19 +57,26 @@ class StopSignal(threading.Event):
     def __init__(self) -> None:
         super().__init__()
         self._r, self._w = os.pipe()
+        # stop() (any thread) may race the guest thread's close(): never write to a closed fd,
+        # whose number may already belong to another file or socket
+        self._fds_lock = threading.Lock()
 
     def fileno(self) -> int:
         return self._r
 
     def set(self) -> None:
         super().set()
-        with contextlib.suppress(OSError):  # closed already: nobody is waiting
-            os.write(self._w, b"x")
+        with self._fds_lock, contextlib.suppress(OSError):
+            if self._w >= 0:
+                os.write(self._w, b"x")
 
     def close(self) -> None:
-        for fd in (self._r, self._w):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        with self._fds_lock:
+            for fd in (self._r, self._w):
+                if fd >= 0:
+                    with contextlib.suppress(OSError):
+                        os.close(fd)
+            self._r = self._w = -1
 
 
 @dataclass(eq=False)
@@ -449,7 +456,7 @@ class Sockets:
                 gs.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, struct.unpack("<i", raw)[0])
             return 0
         if level != 0:
-            return errno.NOPROTOOPT
+            return errno.INVAL  # as WasmEdge answers a level or name it does not know
         raw = read(self.view(caller), value_ptr, size)
         if name in (SO_RCVTIMEO, SO_SNDTIMEO):
             if size < 16:
@@ -469,8 +476,8 @@ class Sockets:
         if name == SO_BINDTODEVICE:
             return 0  # one loopback "interface" per container: nothing to choose
         opt = _INT_OPTS.get(name)
-        if opt is None or size < 4:
-            return errno.NOPROTOOPT if opt is None else errno.INVAL
+        if opt is None or size < 4:  # (TYPE, ERROR, ACCEPTCONN are read-only, as on Linux)
+            return errno.NOPROTOOPT if opt is None and name <= SO_BINDTODEVICE else errno.INVAL
         value = struct.unpack_from("<i", raw)[0]
         gs.options[opt] = value
         gs.sock.setsockopt(socket.SOL_SOCKET, opt, value)
@@ -485,7 +492,7 @@ class Sockets:
             nodelay = gs.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) if gs.stream else 0
             return self._put_option(view, value_ptr, size_ptr, struct.pack("<i", int(bool(nodelay))))
         if level != 0:
-            return errno.NOPROTOOPT
+            return errno.INVAL
         if name in (SO_RCVTIMEO, SO_SNDTIMEO):
             t = gs.recv_timeout if name == SO_RCVTIMEO else gs.send_timeout
             sec = int(t or 0)
@@ -504,7 +511,7 @@ class Sockets:
         elif name in _INT_OPTS:
             out = struct.pack("<i", gs.sock.getsockopt(socket.SOL_SOCKET, _INT_OPTS[name]))
         else:
-            return errno.NOPROTOOPT
+            return errno.INVAL
         return self._put_option(view, value_ptr, size_ptr, out)
 
     @staticmethod

@@ -57,6 +57,7 @@ int main(void) {
     if ((e = s_setopt((uint32_t)fd, 6, 15, &one, 4))) fail("setsockopt TCP_NODELAY", e);
     if ((e = s_setopt((uint32_t)fd, 0, 0, &one, 4))) fail("setsockopt SO_REUSEADDR", e);
     if (get_opt((uint32_t)fd, 0, 1) != 2) fail("SO_TYPE", 0);
+    if ((e = s_setopt((uint32_t)fd, 41, 26, &one, 4)) != 28) fail("IPV6_V6ONLY is no WasmEdge option", e);
     addr_buf_t b = {1, {0}};
     address_t a = {&b, 128};
     if ((e = s_bind(fd, &a, port))) fail("bind", e);
