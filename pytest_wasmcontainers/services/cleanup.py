@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -113,7 +114,19 @@ def remove_dead_sessions(
             with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
                 c.remove(force=True, v=True)
                 removed.append(c.name)
+    sweep_lock_files(state_dir)
     return removed
+
+
+def sweep_lock_files(state_dir: Path, min_age: float = 60.0) -> None:
+    """Delete the lock files of dead sessions that left no containers behind (they would pile up).
+    Young files are skipped: their session may be between creating the file and locking it."""
+    now = time.time()
+    for path in state_dir.glob("*.lock"):
+        with contextlib.suppress(OSError):
+            if now - path.stat().st_mtime < min_age:
+                continue
+            session_is_dead(path.stem, {}, state_dir)  # takes, deletes and drops a free lock
 
 
 def remove_session_containers(client: Any, session: ServiceSession) -> list[str]:
