@@ -44,9 +44,9 @@ def _met(fig: Figure) -> str:
     return {True: "met", False: "**not met**", None: "not judged"}[fig.met]
 
 
-def markdown(figures: list[Figure], machine: dict[str, Any], mode: str, when: str) -> str:
+def markdown(figures: list[Figure], machine: dict[str, Any], mode: str, when: str, commit: str = "") -> str:
     lines = [
-        f"Measured {when} ({mode} mode) on {machine['cpu_model']}, {machine['cpu_cores']} cores, "
+        f"Measured {when}{f' at {commit}' if commit else ''} ({mode} mode) on {machine['cpu_model']}, {machine['cpu_cores']} cores, "
         f"{machine['memory_gib']} GiB, {machine['os']}; Python {machine['python']}, wasmtime-py "
         f"{machine['wasmtime_py']}, {machine['wasmtime_cli'] or 'no wasmtime CLI'}, Docker "
         f"{machine['docker_server'] or 'absent'}, {machine['wrk'] or 'no wrk'}. Load average at start "

@@ -11,6 +11,7 @@ import argparse
 import datetime as dt
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -85,6 +86,20 @@ def _problems(figures: list[Figure]) -> list[str]:
     return out
 
 
+def _revision() -> dict[str, object]:
+    """The commit measured, and whether the work tree differed from it."""
+    repo = RESULTS.parent.parent
+
+    def git(*args: str) -> str:
+        out = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True)
+        return out.stdout.strip() if out.returncode == 0 else ""
+
+    changed = git(
+        "status", "--porcelain", "--untracked-files=no", "--", "pytest_wasmcontainers", "benchmarks"
+    )
+    return {"commit": git("rev-parse", "HEAD") or None, "uncommitted_changes": bool(changed)}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     p.add_argument("--quick", action="store_true", help="few repeats (the CI smoke, about a minute)")
@@ -122,9 +137,11 @@ def main(argv: list[str] | None = None) -> int:
     info["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     mode = "quick" if args.quick else "full"
     when = started.strftime("%Y-%m-%d %H:%M UTC")
-    md = report.markdown(figures, info, mode, when)
+    revision = _revision()
+    commit = str(revision["commit"] or "")[:10] + ("+changes" if revision["uncommitted_changes"] else "")
+    md = report.markdown(figures, info, mode, when, commit)
     stem = f"{started:%Y-%m-%d}-{platform.node() or 'host'}" + ("-quick" if args.quick else "")
-    meta = {"started": started.isoformat(), "mode": mode, "plan": plan.__dict__, "only": only}
+    meta = {"started": started.isoformat(), "mode": mode, "plan": plan.__dict__, "only": only, **revision}
     path = report.write(args.results, stem, figures, info, meta, md)
     (args.results / ("latest-quick.md" if args.quick else "latest.md")).write_text(md)
     print(md)
