@@ -21,12 +21,9 @@ _CONTINUE = 0
 
 _set_callback = ffi.wasmtime_store_epoch_deadline_callback
 _CallbackType = ffi._wasmtime_store_epoch_deadline_callback.argtypes[1]
-_FinalizerType = ffi._wasmtime_store_epoch_deadline_callback.argtypes[3]
-
-
-@_FinalizerType  # type: ignore[untyped-decorator]
-def _no_finalizer(_data: Any) -> None:
-    return None
+# A NULL finalizer: the store may be dropped late (a gc, interpreter exit), when no Python
+# function should be called (or still exist).
+_NO_FINALIZER = ffi._wasmtime_store_epoch_deadline_callback.argtypes[3]()
 
 
 def install_deadline(store: wasmtime.Store, should_stop: Callable[[], bool], message: str) -> Any:
@@ -41,7 +38,7 @@ def install_deadline(store: wasmtime.Store, should_stop: Callable[[], bool], mes
         return 0
 
     callback = _CallbackType(on_deadline)
-    _set_callback(store.ptr(), callback, None, _no_finalizer)
+    _set_callback(store.ptr(), callback, None, _NO_FINALIZER)
     store.set_epoch_deadline(1)
     return callback
 

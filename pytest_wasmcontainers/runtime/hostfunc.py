@@ -18,13 +18,10 @@ from wasmtime import _bindings as ffi
 from wasmtime._func import Caller
 
 _Callback = ffi.wasmtime_func_unchecked_callback_t
-_Finalizer = ffi._wasmtime_linker_define_func_unchecked.argtypes[8]
+# A NULL finalizer: wasmtime may drop a definition late (a gc, interpreter exit), when no Python
+# function should be called (or still exist).
+_NO_FINALIZER = ffi._wasmtime_linker_define_func_unchecked.argtypes[8]()
 _U32, _U64 = 0xFFFFFFFF, 0xFFFFFFFFFFFFFFFF
-
-
-@_Finalizer  # type: ignore[untyped-decorator]
-def _no_finalizer(_data: Any) -> None:
-    return None
 
 
 def define(
@@ -59,7 +56,7 @@ def define(
     cb = _Callback(callback)
     m, n = module.encode(), name.encode()
     err = ffi.wasmtime_linker_define_func_unchecked(
-        linker.ptr(), m, len(m), n, len(n), ftype.ptr(), cb, None, _no_finalizer
+        linker.ptr(), m, len(m), n, len(n), ftype.ptr(), cb, None, _NO_FINALIZER
     )
     if err:
         raise wasmtime.WasmtimeError._from_ptr(err)

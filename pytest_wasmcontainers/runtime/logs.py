@@ -75,30 +75,37 @@ class LogPump:
             self._read.append(os.open(p, os.O_RDONLY | os.O_NONBLOCK))
             self._keepalive.append(os.open(p, os.O_WRONLY | os.O_NONBLOCK))
         self._streams = {self._read[0]: log.stdout, self._read[1]: log.stderr}
+        self._closing = False
         self._thread = threading.Thread(target=self._run, name="wasm-logs", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
+        # This thread closes the read ends itself, when it is done with them: closed under it, their
+        # numbers could be reused by another file or socket, which it would then read from.
         open_fds = list(self._read)
-        while open_fds:
-            readable, _ = ready(open_fds, [], 1.0)
-            for fd in readable:
-                try:
-                    data = os.read(fd, 65536)
-                except BlockingIOError:
-                    continue
-                if not data:
-                    open_fds.remove(fd)  # every writer (ours last) has closed its end
-                    continue
-                self.log.combined.append(data)
-                self._streams[fd].append(data)
+        try:
+            while open_fds:
+                readable, _ = ready(open_fds, [], 0.05 if self._closing else 1.0)
+                if not readable and self._closing:
+                    break  # drained; a writer wasmtime still holds open must not keep us here
+                for fd in readable:
+                    try:
+                        data = os.read(fd, 65536)
+                    except BlockingIOError:
+                        continue
+                    if not data:
+                        open_fds.remove(fd)  # every writer (ours last) has closed its end
+                        continue
+                    self.log.combined.append(data)
+                    self._streams[fd].append(data)
+        finally:
+            for fd in self._read:
+                os.close(fd)
 
     def close(self, timeout: float = 2.0) -> None:
-        """After the store is gone: let the thread drain what is left, then release the FIFOs."""
+        """After the store is gone: let the thread drain what is left; it then releases the FIFOs."""
         for fd in self._keepalive:
             os.close(fd)
         self._keepalive = []
+        self._closing = True
         self._thread.join(timeout)
-        for fd in self._read:
-            os.close(fd)
-        self._read = []

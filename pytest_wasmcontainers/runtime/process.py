@@ -102,11 +102,13 @@ class WasmProcess:
         if message:
             self._log.stderr.append(f"[wasmcontainers] {message}\n".encode())
             self._log.combined.append(f"[wasmcontainers] {message}\n".encode())
-        self._cleanup()
-        self.exit_code = code
-        self._done.set()
-        self._ports.wake()
-        self._on_exit(self)
+        try:
+            self._cleanup()
+        finally:  # whatever happens in cleanup, waiters learn the exit and the runtime its end
+            self.exit_code = code
+            self._done.set()
+            self._ports.wake()
+            self._on_exit(self)
 
     def _memory_verdict(self, code: int, message: str | None) -> str | None:
         """A failed guest with a limit: when its memory is past half the limit, call it the limit.
