@@ -52,11 +52,12 @@ class Runtime:
         _remove_orphans(self.scratch_root)
         self._processes: set[WasmProcess] = set()
         self._lock = threading.Lock()
+        self._closed = False
         _LIVE.add(self)
 
     # ---- start -----------------------------------------------------------------------------
     def start(self, spec: RunSpec) -> WasmProcess:
-        if self.engine is None:
+        if self._closed or self.engine is None:
             raise WasmRuntimeError("this Runtime is closed")
         what = spec.name or str(spec.module_file)
         if not Path(spec.module_file).is_file():
@@ -92,7 +93,6 @@ class Runtime:
     def _instantiate(
         self, spec: RunSpec, module: wasmtime.Module, scratch: Path, root: Path, timings: dict[str, Any]
     ) -> WasmProcess:
-        assert self.engine is not None
         t0 = time.perf_counter()
         log = ContainerLog(spec.log_limit)
 
@@ -134,7 +134,6 @@ class Runtime:
         t0: float,
         preopens: list[str],
     ) -> WasmProcess:
-        assert self.engine is not None
         stop_event = StopSignal()
         table = SocketTable()
         try:
@@ -161,13 +160,15 @@ class Runtime:
         stop_event: StopSignal,
         table: SocketTable,
     ) -> WasmProcess:
-        assert self.engine is not None
+        engine = self.engine  # once: close() on another thread may drop it meanwhile
+        if engine is None:
+            raise WasmRuntimeError("this Runtime is closed")
         ports = PortMap(spec.ports)
         names = NameTable(spec.hosts, spec.dns_servers)
         sockets = Sockets(table, ports, names, stop_event)
         fdops = FdOps(table, sockets)
         poller = Poller(table, stop_event)
-        store = wasmtime.Store(self.engine)
+        store = wasmtime.Store(engine)
         store.set_wasi(wasi)
         if spec.memory_limit is not None:
             store.set_limits(memory_size=spec.memory_limit)
@@ -190,7 +191,7 @@ class Runtime:
             fdops.dirs = {3 + i: p for i, p in enumerate(preopens)}
             fdops.root = str(root)
 
-        linker = wasmtime.Linker(self.engine)
+        linker = wasmtime.Linker(engine)
         linker.allow_shadowing = True
         linker.define_wasi()
         forwarded: list[tuple[str, wasmtime.FuncType]] = []
@@ -223,6 +224,8 @@ class Runtime:
         callback = epoch.install_deadline(store, proc._should_stop, "container stopped")
         timings["instantiate_s"] = time.perf_counter() - t0
         with self._lock:
+            if self._closed:  # close() ran meanwhile (another thread): it would not stop this one
+                raise WasmRuntimeError(f"{proc.name}: the Runtime was closed while the container started")
             self._processes.add(proc)
         self.ticker.acquire()
         keep += [linker, instance, callback, real, fdops, poller]
@@ -254,6 +257,7 @@ class Runtime:
     def close(self) -> None:
         """Stop every container and drop every wasmtime object (engine, modules, stores)."""
         with self._lock:
+            self._closed = True
             procs = list(self._processes)
         for proc in procs:
             proc.stop()

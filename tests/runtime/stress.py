@@ -14,7 +14,8 @@ import sys
 import threading
 from pathlib import Path
 
-from pytest_wasmcontainers.runtime import RunSpec, Runtime
+from pytest_wasmcontainers.errors import WasmRuntimeError
+from pytest_wasmcontainers.runtime import RunSpec, Runtime, WasmProcess
 
 THREADS = 4
 MIB = 1 << 20
@@ -68,6 +69,17 @@ def worker(rt: Runtime, module: Path, seed: int, rounds: int, errors: list[str])
             gc.collect()  # cycles (and any wasmtime object in them) freed on this thread
 
 
+def keep_starting(rt: Runtime, module: Path, started: list[WasmProcess], errors: list[str]) -> None:
+    for _ in range(200):
+        try:
+            started.append(rt.start(RunSpec(module, ["m", "spin"])))
+        except WasmRuntimeError as exc:
+            if "closed" not in str(exc):
+                errors.append(f"start racing close(): {exc}")
+            return
+    errors.append("close() did not stop a thread that kept starting guests")
+
+
 def open_fds() -> set[str]:
     return set(os.listdir("/proc/self/fd"))
 
@@ -87,10 +99,15 @@ def main() -> int:
         t.start()
     for t in workers:
         t.join()
-    # Runtime.close() while guests run: every one of them ends, with nothing left behind
+    # Runtime.close() while guests run and another thread keeps starting more: every guest ends,
+    # and a start that loses the race to close() fails with a clear error
     running = [rt.start(RunSpec(module, ["m", kind])) for kind in ("spin", "block", "flood", "spin")]
+    starter = threading.Thread(target=keep_starting, args=(rt, module, running, errors))
+    starter.start()
+    running[0].wait(0.05)
     rt.close()
-    for proc in running:
+    starter.join()
+    for proc in list(running):
         if proc.running or proc.exit_code not in (0, 137):
             errors.append(f"after close(): {proc!r} error={proc.error}")
     gc.collect()
