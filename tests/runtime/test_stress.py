@@ -28,6 +28,18 @@ for i in range(3):
 rt.close()
 """
 
+# The interpreter exits with guests spinning, blocked in accept, flooding their log, growing memory,
+# and the runtime never closed: the atexit hook must end them all, quietly.
+EXIT_WITH_GUESTS_RUNNING = """
+import sys
+from pathlib import Path
+from pytest_wasmcontainers.runtime import Runtime, RunSpec
+rt = Runtime(Path(sys.argv[2]))
+procs = [rt.start(RunSpec(Path(sys.argv[1]), ["m", k])) for k in ("spin", "block", "flood", "memhog")]
+procs[1].wait_for_port(9000, 60)
+print("exiting")
+"""
+
 
 def run_python(args: list[str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -54,3 +66,12 @@ def test_many_guests_from_four_threads_leave_nothing_behind(tmp_path: Path) -> N
     assert result.returncode == 0 and result.stdout.strip() == "ok", (
         f"exit status {result.returncode}\n{result.stdout}\n{result.stderr}"
     )
+
+
+def test_the_interpreter_exits_quietly_with_guests_running(tmp_path: Path) -> None:
+    module = c_guest("misbehave")
+    for _ in range(3):
+        result = run_python(["-c", EXIT_WITH_GUESTS_RUNNING, str(module), str(tmp_path / "cache")])
+        assert result.returncode == 0 and result.stdout == "exiting\n", result.stderr
+        assert result.stderr == ""
+    assert not any((tmp_path / "cache" / "containers").iterdir()), "scratch dirs left behind"
