@@ -40,6 +40,25 @@ procs[1].wait_for_port(9000, 60)
 print("exiting")
 """
 
+# With the cyclic gc off, every store and linker is gone as soon as its guest ended, however it
+# ended: nothing of wasmtime's is left for a gc to free later, on some other thread.
+STORES_FREED_AT_ONCE = """
+import gc, sys
+from pathlib import Path
+import wasmtime
+from pytest_wasmcontainers.runtime import Runtime, RunSpec
+gc.disable()
+rt = Runtime(Path(sys.argv[2]))
+for kind in (["exit", "0"], ["trap"], ["spin"], ["block"], ["flood"], ["memhog"]):
+    limit = 32 << 20 if kind == ["memhog"] else None
+    proc = rt.start(RunSpec(Path(sys.argv[1]), ["m", *kind], memory_limit=limit))
+    proc.wait(0.2)
+    proc.stop(30)
+    live = [o for o in gc.get_objects() if isinstance(o, (wasmtime.Store, wasmtime.Linker))]
+    print(kind[0], proc.exit_code, len(live))
+rt.close()
+"""
+
 
 def run_python(args: list[str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -75,3 +94,13 @@ def test_the_interpreter_exits_quietly_with_guests_running(tmp_path: Path) -> No
         assert result.returncode == 0 and result.stdout == "exiting\n", result.stderr
         assert result.stderr == ""
     assert not any((tmp_path / "cache" / "containers").iterdir()), "scratch dirs left behind"
+
+
+def test_stores_are_freed_as_soon_as_their_guest_ends(tmp_path: Path) -> None:
+    module = c_guest("misbehave")
+    result = run_python(["-c", STORES_FREED_AT_ONCE, str(module), str(tmp_path / "cache")])
+    assert result.returncode == 0, result.stderr
+    lines = [line.split() for line in result.stdout.splitlines()]
+    assert [(kind, live) for kind, _code, live in lines] == [
+        (kind, "0") for kind in ("exit", "trap", "spin", "block", "flood", "memhog")
+    ], result.stdout
