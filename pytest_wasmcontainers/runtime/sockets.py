@@ -399,6 +399,10 @@ class Sockets:
         put_u32(self.view(caller), len_ptr, self._send(gs, caller, iovs, count, target))
         return 0
 
+    def sock_close(self, caller: Any, fd: int) -> int:
+        """``wasmedge_wasi_socket`` before 0.4 closed sockets with an import of its own."""
+        return 0 if self.table.close(fd) else errno.BADF
+
     def sock_shutdown(self, caller: Any, fd: int, how: int) -> int:
         gs = self.table.get(fd)
         mode = {1: socket.SHUT_RD, 2: socket.SHUT_WR, 3: socket.SHUT_RDWR}.get(how)
