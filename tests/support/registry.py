@@ -11,8 +11,10 @@ starts more (e.g. with basic auth). All are stopped at the end of the session. A
 
 from __future__ import annotations
 
+import ctypes
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -36,6 +38,12 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _die_with_parent() -> None:
+    """A pytest worker that dies (crash, kill -9) skips fixture teardown: take the registry with it."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 @dataclass
@@ -121,7 +129,12 @@ class RegistryFactory:
             )
             log_file = base / "registry.log"
             with open(log_file, "wb") as log:
-                proc = subprocess.Popen([BINARY, "serve", str(config)], stdout=log, stderr=subprocess.STDOUT)
+                proc = subprocess.Popen(
+                    [BINARY, "serve", str(config)],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    preexec_fn=_die_with_parent,
+                )
             reg = Registry(f"127.0.0.1:{port}", base / "data", log_file, proc, htpasswd, token_server)
             if self._wait_ready(reg):
                 self.started.append(reg)
