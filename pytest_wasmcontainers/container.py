@@ -134,6 +134,13 @@ class WasmContainer:
     def listening_port(self, container_port: int) -> int | None:
         return self._process.host_port(container_port)
 
+    def wait_for_listen(self, container_ports: tuple[int, ...], timeout: float) -> None:
+        """``wait.ListenEvents``: wakes as soon as the guest listens on them all, or exits."""
+        end = time.monotonic() + timeout
+        for port in container_ports:
+            if self._process.wait_listening(port, max(0.0, end - time.monotonic())) is None:
+                return
+
     # --- what tests use ------------------------------------------------------------------------
     def stdout(self) -> str:
         return str(self._process.stdout())

@@ -49,6 +49,17 @@ class Target(Protocol):
         ...
 
 
+@runtime_checkable
+class ListenEvents(Protocol):
+    """Optional for a :class:`Target`: a wait that wakes the moment a port listens. A Wasm container
+    has it (the runtime knows when the guest listens); a Docker container does not, and is polled."""
+
+    def wait_for_listen(self, container_ports: tuple[int, ...], timeout: float) -> None:
+        """Return once every one of ``container_ports`` listens or the container exits, or after
+        ``timeout`` seconds, whichever comes first. Raises nothing."""
+        ...
+
+
 class WaitStrategy:
     """One readiness condition. Subclasses implement :meth:`check` (one non-blocking poll)."""
 
@@ -86,6 +97,12 @@ class _Ports(WaitStrategy):
         missing = [p for p in self.ports if target.listening_port(p) is None]
         self.last_failure = "not listening yet on " + ", ".join(map(str, missing)) if missing else ""
         return not missing
+
+    def nap(self, target: Target) -> Callable[[float], None] | None:
+        """Block until something may have changed, when the target can tell (see ListenEvents)."""
+        if not isinstance(target, ListenEvents):
+            return None
+        return lambda seconds: target.wait_for_listen(self.ports, seconds)
 
 
 BodyCheck = Callable[[str], bool] | str | re.Pattern[str]
@@ -305,6 +322,9 @@ def wait_until_ready(
     """
     strategy.reset()
     delay = min(0.005, interval)
+    # Port waits on a Wasm container block until the guest listens or exits, instead of sleeping
+    # through a backoff step: the first check almost always runs before the guest's listen().
+    nap = strategy.nap(target) if isinstance(strategy, _Ports) else None
     start = time.monotonic()
     deadline = start + timeout
     while True:
@@ -327,6 +347,9 @@ def wait_until_ready(
                 ),
                 logs=target.logs(),
             )
+        if nap is not None:
+            nap(max(0.0, min(interval, deadline - time.monotonic())))
+            continue
         time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
         delay = min(delay * 2, interval)  # quick first polls: most guests are ready in milliseconds
 

@@ -127,6 +127,19 @@ def wasi_func_imports(module: wasmtime.Module) -> list[tuple[str, wasmtime.FuncT
 
 def check_imports(module: wasmtime.Module, what: str) -> None:
     """Raise ``UnsupportedImportsError`` naming every import nobody provides."""
+    raise_missing(missing_imports(module), what)
+
+
+def raise_missing(missing: list[str], what: str) -> None:
+    if missing:
+        raise UnsupportedImportsError(
+            f"{what} imports functions this runtime does not provide: {', '.join(missing)}. "
+            "Supported: WASI preview 1 and WasmEdge's socket extension (sock_*)."
+        )
+
+
+def missing_imports(module: wasmtime.Module) -> list[str]:
+    """Every import nobody provides (with its signature when only the signature is wrong)."""
     missing = []
     for imp in module.imports:
         name = f"{imp.module}.{imp.name}"
@@ -142,8 +155,16 @@ def check_imports(module: wasmtime.Module, what: str) -> None:
                 missing.append(f"{name} with signature ({', '.join(params)}) -> ({', '.join(results)})")
         elif imp.name not in WASI_P1:
             missing.append(name)
-    if missing:
-        raise UnsupportedImportsError(
-            f"{what} imports functions this runtime does not provide: {', '.join(missing)}. "
-            "Supported: WASI preview 1 and WasmEdge's socket extension (sock_*)."
-        )
+    return missing
+
+
+class ModuleFacts:
+    """What every start of one compiled module needs to know about it, read once: wasmtime-py's
+    import and export types are slow to walk (about 2 ms per start for a 1 MB module)."""
+
+    def __init__(self, module: wasmtime.Module) -> None:
+        self.missing = missing_imports(module)
+        self.func_imports = wasi_func_imports(module)
+        exports = {e.name for e in module.exports}
+        self.has_start = "_start" in exports
+        self.exports_memory = "memory" in exports

@@ -36,6 +36,7 @@ class WasmProcess:
         scratch: Path,
         timings: dict[str, Any],
         on_exit: Callable[[WasmProcess], None],
+        interrupt: Callable[[], None] = lambda: None,
     ) -> None:
         self.spec = spec
         self.name = spec.name or spec.module_file.name
@@ -47,6 +48,7 @@ class WasmProcess:
         self._scratch = scratch
         self.timings: dict[str, Any] = timings
         self._on_exit = on_exit
+        self._interrupt = interrupt
         self.exit_code: int | None = None
         self.error: str | None = None
         """Why the guest failed: a trap message, a limit, a host error; None after a clean exit."""
@@ -170,8 +172,12 @@ class WasmProcess:
         """What the guest gets for ``name`` (virtual address for name-table entries)."""
         return self._names.lookup(name)
 
+    def wait_listening(self, guest_port: int, timeout: float) -> int | None:
+        """The host port once the guest listens on ``guest_port``; None if it exits or time runs out."""
+        return self._ports.wait(guest_port, timeout, self._done.is_set)
+
     def wait_for_port(self, guest_port: int, timeout: float = 30.0) -> int:
-        host_port = self._ports.wait(guest_port, timeout, lambda: self._done.is_set())
+        host_port = self.wait_listening(guest_port, timeout)
         if host_port is not None:
             return host_port
         if self._done.is_set():
@@ -209,6 +215,9 @@ class WasmProcess:
         """End the guest now (blocked or spinning); 137 unless it had already exited."""
         if not self._done.is_set():
             self._stopping = True
+            # before waking a blocked host call: the guest must meet its epoch deadline as soon as
+            # it is back in Wasm (the EINTR it gets is only a way out of the host call)
+            self._interrupt()
             self._stop_event.set()
             self._ports.wake()
         t0 = time.perf_counter()

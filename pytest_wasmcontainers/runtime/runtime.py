@@ -51,6 +51,7 @@ class Runtime:
         self.scratch_root = self.cache_dir / "containers"
         _remove_orphans(self.scratch_root)
         self._processes: set[WasmProcess] = set()
+        self._module_facts: dict[int, tuple[wasmtime.Module, imports.ModuleFacts]] = {}
         self._lock = threading.Lock()
         self._closed = False
         _LIVE.add(self)
@@ -66,8 +67,9 @@ class Runtime:
         t0 = time.perf_counter()
         module, how = self.modules.load(Path(spec.module_file))
         timings.update(how)
-        imports.check_imports(module, what)
-        if not any(e.name == "_start" for e in module.exports):
+        facts = self._facts(module)
+        imports.raise_missing(facts.missing, what)
+        if not facts.has_start:
             raise WasmRuntimeError(f"{what} has no _start export: it is not a WASI command module")
         for m in spec.mounts:
             if not Path(m.host_path).is_dir():
@@ -83,15 +85,31 @@ class Runtime:
             else:
                 root.mkdir()
             timings["rootfs_s"] = time.perf_counter() - t1
-            proc = self._instantiate(spec, module, scratch, root, timings)
+            proc = self._instantiate(spec, module, facts, scratch, root, timings)
         except BaseException:
             shutil.rmtree(scratch, ignore_errors=True)
             raise
         timings["start_s"] = time.perf_counter() - t0
         return proc
 
+    def _facts(self, module: wasmtime.Module) -> imports.ModuleFacts:
+        """Per compiled module, kept with it (the module in the entry keeps its id unique)."""
+        with self._lock:
+            entry = self._module_facts.get(id(module))
+        if entry is None:
+            entry = (module, imports.ModuleFacts(module))
+            with self._lock:
+                self._module_facts[id(module)] = entry
+        return entry[1]
+
     def _instantiate(
-        self, spec: RunSpec, module: wasmtime.Module, scratch: Path, root: Path, timings: dict[str, Any]
+        self,
+        spec: RunSpec,
+        module: wasmtime.Module,
+        facts: imports.ModuleFacts,
+        scratch: Path,
+        root: Path,
+        timings: dict[str, Any],
     ) -> WasmProcess:
         t0 = time.perf_counter()
         log = ContainerLog(spec.log_limit)
@@ -116,7 +134,9 @@ class Runtime:
             preopens.append(os.path.realpath(m.host_path))
 
         try:
-            return self._link_and_begin(spec, module, wasi, pump, log, scratch, root, timings, t0, preopens)
+            return self._link_and_begin(
+                spec, module, facts, wasi, pump, log, scratch, root, timings, t0, preopens
+            )
         except BaseException:
             pump.close(0.1)
             raise
@@ -125,6 +145,7 @@ class Runtime:
         self,
         spec: RunSpec,
         module: wasmtime.Module,
+        facts: imports.ModuleFacts,
         wasi: wasmtime.WasiConfig,
         pump: LogPump,
         log: ContainerLog,
@@ -138,7 +159,7 @@ class Runtime:
         table = SocketTable()
         try:
             return self._begin(
-                spec, module, wasi, pump, log, scratch, root, timings, t0, preopens, stop_event, table
+                spec, module, facts, wasi, pump, log, scratch, root, timings, t0, preopens, stop_event, table
             )
         except BaseException:
             table.close_all()
@@ -149,6 +170,7 @@ class Runtime:
         self,
         spec: RunSpec,
         module: wasmtime.Module,
+        facts: imports.ModuleFacts,
         wasi: wasmtime.WasiConfig,
         pump: LogPump,
         log: ContainerLog,
@@ -182,6 +204,7 @@ class Runtime:
             scratch=scratch,
             timings=timings,
             on_exit=self._exited,
+            interrupt=self.ticker.kick,
         )
         # Preopened listeners sit at fds 3, 4, ... (wasmtime --tcplisten). The guest then sees no
         # preopened directory: its libc stops scanning preopens at the first fd that is not one.
@@ -196,7 +219,7 @@ class Runtime:
         linker.define_wasi()
         forwarded: list[tuple[str, wasmtime.FuncType]] = []
         keep: list[Any] = []
-        for name, ftype in imports.wasi_func_imports(module):
+        for name, ftype in facts.func_imports:
             impl = self._handler(name, ftype, sockets, fdops, poller, bool(spec.preopen_listeners))
             if impl is None:
                 continue
@@ -208,7 +231,7 @@ class Runtime:
         except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
             raise WasmRuntimeError(f"{proc.name}: instantiation failed: {exc}") from exc
         exports = instance.exports(store)
-        memory = exports["memory"] if "memory" in {e.name for e in module.exports} else None
+        memory = exports["memory"] if facts.exports_memory else None
         if not isinstance(memory, wasmtime.Memory):
             raise WasmRuntimeError(f"{proc.name}: the module exports no memory named 'memory'")
         guest_memory = GuestMemory(memory)
@@ -262,6 +285,8 @@ class Runtime:
         for proc in procs:
             proc.stop()
         self.modules.clear_memory()
+        with self._lock:
+            self._module_facts.clear()
         self.forwarders.clear()
         self.engine = None
         _LIVE.discard(self)
