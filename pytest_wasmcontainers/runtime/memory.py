@@ -1,7 +1,10 @@
 """Reading and writing guest linear memory from host functions.
 
-A view is a ctypes array over the memory, made once per host call (the memory can grow, and move,
-between calls) and then used with ``struct`` for every field: much cheaper than a call per field.
+A view is a ctypes array over the memory, used with ``struct`` for every field: much cheaper than
+a call per field. Making a view (a new ctypes array type, two calls into wasmtime) costs more than
+most host calls' own work, so one view is kept while the memory's size is unchanged: linear memory
+never shrinks, and wasmtime moves it only when it grows, so an unchanged size means the same bytes
+at the same address. A size check (one raw C call) is all each host call pays.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import struct
 from typing import Any
 
 import wasmtime
+from wasmtime import _bindings as ffi
 
 from . import errno
 
@@ -22,11 +26,29 @@ _IOVEC = struct.Struct("<II")
 class GuestMemory:
     def __init__(self, memory: wasmtime.Memory) -> None:
         self.memory = memory
+        self._ref = ctypes.byref(memory._memory)
+        self._size = -1
+        self._view: ctypes.Array[ctypes.c_ubyte] = (ctypes.c_ubyte * 0)()
+        self._mv = memoryview(self._view)
 
     def view(self, store: Any) -> ctypes.Array[ctypes.c_ubyte]:
-        n = self.memory.data_len(store)
+        n = ffi.wasmtime_memory_data_size(store._context(), self._ref)
+        if n != self._size:
+            self._remap(store, n)
+        return self._view
+
+    def bytes_view(self, store: Any) -> memoryview:
+        """The same memory as a ``memoryview`` (for ``recv_into``/``send`` without a copy)."""
+        n = ffi.wasmtime_memory_data_size(store._context(), self._ref)
+        if n != self._size:
+            self._remap(store, n)
+        return self._mv
+
+    def _remap(self, store: Any, n: int) -> None:
         addr = ctypes.addressof(self.memory.data_ptr(store).contents)
-        return (ctypes.c_ubyte * n).from_address(addr)
+        self._view = (ctypes.c_ubyte * n).from_address(addr)
+        self._mv = memoryview(self._view).cast("B")
+        self._size = n
 
     def size(self, store: Any) -> int:
         return int(self.memory.data_len(store))

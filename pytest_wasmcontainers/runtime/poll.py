@@ -8,6 +8,7 @@ and real WASI writes the exact event: nbytes left, flags); sockets are ``poll()`
 
 from __future__ import annotations
 
+import array
 import fcntl
 import struct
 import termios
@@ -17,8 +18,8 @@ from typing import Any
 
 from . import errno
 from .memory import GuestMemory, check, put_u32
-from .readiness import ready
-from .sockets import POLL_SLICE, SocketTable, StopSignal
+from .readiness import READABLE, WRITABLE, Waiter
+from .sockets import POLL_SLICE, GuestSocket, SocketTable, StopSignal
 
 CLOCK, FD_READ, FD_WRITE = 0, 1, 2
 ABSTIME = 1
@@ -26,7 +27,8 @@ HANGUP = 1
 _SUB = struct.Struct("<QB")
 _CLOCK = struct.Struct("<I4xQQH")  # subscription_clock: id u32, pad, timeout u64, precision u64, flags u16
 _EVENT = struct.Struct("<QHB5xQH6x")
-_FIONREAD = struct.Struct("i")
+_FD_SUB = struct.Struct("<QB7xI")  # userdata, tag, then subscription_fd_readwrite's fd
+_U32 = struct.Struct("<I")
 
 
 class Poller:
@@ -36,6 +38,8 @@ class Poller:
         self.memory: GuestMemory | None = None
         self.real: Callable[..., int] | None = None
         self.clock_time_get: Callable[..., int] | None = None
+        self.waiter = Waiter()  # one poll object for the guest thread's whole life
+        self._count = array.array("i", [0])  # FIONREAD's answer, written in place
 
     def _deadline(self, caller: Any, clock_id: int, timeout: int, flags: int, scratch: int) -> float:
         """A clock subscription as a ``time.monotonic()`` deadline.
@@ -58,26 +62,25 @@ class Poller:
         view = self.memory.view(caller)
         check(view, in_ptr, 48 * nsubs)
         check(view, out_ptr, 32 * nsubs)
+        fds = self.table.fds
         clocks: list[tuple[int, float]] = []
-        reads: list[tuple[int, int]] = []
-        writes: list[tuple[int, int]] = []
+        socks: list[tuple[int, int, GuestSocket]] = []  # (userdata, tag, socket)
         foreign: list[int] = []  # indexes of subscriptions on wasmtime's fds
-        for i in range(nsubs):
-            base = in_ptr + 48 * i
-            userdata, tag = _SUB.unpack_from(view, base)
-            if tag == CLOCK:
+        for base in range(in_ptr, in_ptr + 48 * nsubs, 48):
+            userdata, tag, fd = _FD_SUB.unpack_from(view, base)
+            if tag in (FD_READ, FD_WRITE):
+                gs = fds.get(fd)
+                if gs is not None:
+                    socks.append((userdata, tag, gs))
+                else:
+                    foreign.append((base - in_ptr) // 48)
+            elif tag == CLOCK:
                 clock_id, timeout, _precision, flags = _CLOCK.unpack_from(view, base + 16)
                 clocks.append((userdata, self._deadline(caller, clock_id, timeout, flags, out_ptr)))
                 view = self.memory.view(caller)
-            elif tag in (FD_READ, FD_WRITE):
-                fd = struct.unpack_from("<I", view, base + 16)[0]
-                if fd in self.table.fds:
-                    (reads if tag == FD_READ else writes).append((userdata, fd))
-                else:
-                    foreign.append(i)
             else:
                 return errno.INVAL
-        if not reads and not writes and foreign:
+        if not socks and foreign:
             rc = int(self.real(caller, in_ptr, out_ptr, nsubs, nevents_ptr))
             if rc == 0:
                 return 0
@@ -94,12 +97,15 @@ class Poller:
                 _EVENT.pack_into(view, out_ptr + 32 * nevents, userdata, rc, tag, 0, 0)
                 nevents += 1
                 continue
-            nevents += struct.unpack_from("<I", view, nevents_ptr)[0]
+            nevents += _U32.unpack_from(view, nevents_ptr)[0]
 
         end = min((d for _, d in clocks), default=None)
-        rsocks = {self.table.fds[fd].sock.fileno(): fd for _, fd in reads}
-        wsocks = {self.table.fds[fd].sock.fileno(): fd for _, fd in writes}
         wake = self.stop.fileno()
+        masks = {wake: READABLE}
+        for _, tag, gs in socks:
+            sfd = gs.sock.fileno()
+            masks[sfd] = masks.get(sfd, 0) | (READABLE if tag == FD_READ else WRITABLE)
+        got: dict[int, int] = {}
         while True:
             if self.stop.is_set():
                 raise errno.stopped()
@@ -109,41 +115,40 @@ class Poller:
                 left = POLL_SLICE
             else:
                 left = max(0.0, min(POLL_SLICE, end - time.monotonic()))
-            if rsocks or wsocks:
-                r, w = ready([*rsocks, wake], list(wsocks), left)
-                r = [s for s in r if s != wake]
-            else:
-                r, w = [], []
-                if left:
-                    self.stop.wait(left)
-            if r or w or nevents or (end is not None and time.monotonic() >= end):
+            if socks:
+                got = self.waiter.wait(masks, left)
+                if got:  # the stop pipe's wake-up, or POLLNVAL, is no event for the guest
+                    got = {fd: ev for fd, ev in got.items() if ev & masks[fd] and fd != wake}
+            elif left:
+                self.stop.wait(left)
+            if got or nevents or (end is not None and time.monotonic() >= end):
                 break
 
         view = self.memory.view(caller)
-        ready_r = {rsocks[s] for s in r}
-        ready_w = {wsocks[s] for s in w}
-        events: list[tuple[int, int, int, int, int]] = []
-        for userdata, fd in reads:
-            if fd in ready_r:
-                gs = self.table.fds[fd]
+        first = nevents
+        for userdata, tag, gs in socks:
+            revents = got.get(gs.sock.fileno(), 0)
+            if tag == FD_READ:
+                if not revents & READABLE:
+                    continue
                 nbytes, flags = 1, 0
                 if not gs.listening:
                     try:
-                        nbytes = _FIONREAD.unpack(fcntl.ioctl(gs.sock.fileno(), termios.FIONREAD, b"\0" * 4))[
-                            0
-                        ]
+                        fcntl.ioctl(gs.sock.fileno(), termios.FIONREAD, self._count, True)
+                        nbytes = self._count[0]
                     except OSError:
                         nbytes = 0
                     flags = HANGUP if nbytes == 0 else 0
-                events.append((userdata, 0, FD_READ, nbytes, flags))
-        for userdata, fd in writes:
-            if fd in ready_w:
-                events.append((userdata, 0, FD_WRITE, 65536, 0))
-        if not events and not nevents:
+                _EVENT.pack_into(view, out_ptr + 32 * nevents, userdata, 0, FD_READ, nbytes, flags)
+                nevents += 1
+            elif revents & WRITABLE:
+                _EVENT.pack_into(view, out_ptr + 32 * nevents, userdata, 0, FD_WRITE, 65536, 0)
+                nevents += 1
+        if nevents == first == 0:
             now = time.monotonic()
-            events = [(u, 0, CLOCK, 0, 0) for u, d in clocks if d <= now + 1e-4]
-        for userdata, err, kind, nbytes, flags in events:
-            _EVENT.pack_into(view, out_ptr + 32 * nevents, userdata, err, kind, nbytes, flags)
-            nevents += 1
+            for userdata, deadline in clocks:
+                if deadline <= now + 1e-4:
+                    _EVENT.pack_into(view, out_ptr + 32 * nevents, userdata, 0, CLOCK, 0, 0)
+                    nevents += 1
         put_u32(view, nevents_ptr, nevents)
         return 0

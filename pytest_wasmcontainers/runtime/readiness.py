@@ -28,3 +28,28 @@ def ready(reads: list[int], writes: list[int], timeout: float) -> tuple[list[int
     r = [fd for fd in reads if events.get(fd, 0) & _READABLE]
     w = [fd for fd in want_w if events.get(fd, 0) & _WRITABLE]
     return r, w
+
+
+READABLE, WRITABLE = _READABLE, _WRITABLE
+
+
+class Waiter:
+    """One ``poll`` object kept across calls, for one thread (a guest's event loop polls the same
+    sockets again and again): registrations change only when the wanted fds or masks do."""
+
+    def __init__(self) -> None:
+        self._poll = select.poll()
+        self._masks: dict[int, int] = {}
+
+    def wait(self, masks: dict[int, int], timeout: float) -> dict[int, int]:
+        """Events (fd -> revents) of ``masks`` (fd -> poll mask) within ``timeout`` seconds."""
+        if masks != self._masks:
+            current = self._masks
+            for fd in current.keys() - masks.keys():
+                self._poll.unregister(fd)
+            for fd, mask in masks.items():
+                if current.get(fd) != mask:
+                    self._poll.register(fd, mask)  # also modifies an existing registration
+            self._masks = dict(masks)
+        timeout_ms = 0 if timeout <= 0 else max(1, round(timeout * 1000))
+        return dict(self._poll.poll(timeout_ms))

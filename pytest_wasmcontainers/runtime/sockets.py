@@ -21,7 +21,7 @@ from . import addresses, errno
 from .dnsserver import DnsConnection
 from .memory import GuestMemory, gather, iovecs, put_u16, put_u32, read, scatter, write
 from .network import NameTable, PortMap, is_local
-from .readiness import ready
+from .readiness import READABLE, WRITABLE, Waiter
 
 FD_BASE = 4096
 FDFLAG_NONBLOCK = 0x4
@@ -175,6 +175,7 @@ class Sockets:
         self.names = names
         self.stop = stop
         self.memory: GuestMemory | None = None
+        self.waiter = Waiter()  # the guest thread's blocking waits
 
     # ---- helpers -------------------------------------------------------------------------
     def view(self, caller: Any) -> Any:
@@ -194,8 +195,8 @@ class Sockets:
             if left <= 0:
                 raise errno.WasiError(errno.AGAIN)
             fd, wake = gs.sock.fileno(), self.stop.fileno()
-            r, w = ready([wake] if write else [fd, wake], [fd] if write else [], left)
-            if w or fd in r:
+            mask = WRITABLE if write else READABLE
+            if self.waiter.wait({fd: mask, wake: READABLE}, left).get(fd, 0) & mask:
                 return
 
     def _new_host_socket(self, family: int, stream: bool) -> socket.socket:
@@ -302,7 +303,8 @@ class Sockets:
         return errno.from_host(err) if err else 0
 
     def _recv(self, gs: GuestSocket, caller: Any, iovs_ptr: int, count: int, flags: int) -> tuple[int, Any]:
-        view = self.view(caller)
+        assert self.memory is not None
+        view = self.memory.view(caller)
         vecs = iovecs(view, iovs_ptr, count)
         want = sum(n for _, n in vecs)
         if want == 0:
@@ -310,9 +312,12 @@ class Sockets:
         peek = socket.MSG_PEEK if flags & RIFLAG_PEEK else 0
         while True:
             try:
-                if len(vecs) == 1:
+                if len(vecs) == 1:  # straight into guest memory; a stream needs no address
                     base, n = vecs[0]
-                    got, addr = gs.sock.recvfrom_into(memoryview(view)[base : base + n], n, peek)
+                    buf = self.memory.bytes_view(caller)[base : base + n]
+                    if gs.stream and gs.dns is None:
+                        return gs.sock.recv_into(buf, n, peek), None
+                    got, addr = gs.sock.recvfrom_into(buf, n, peek)
                     return got, addr
                 data, addr = gs.sock.recvfrom(want, peek)
                 scatter(view, vecs, data)
@@ -323,8 +328,14 @@ class Sockets:
     def _send(
         self, gs: GuestSocket, caller: Any, iovs_ptr: int, count: int, to: tuple[str, int] | None
     ) -> int:
-        view = self.view(caller)
-        data = gather(view, iovecs(view, iovs_ptr, count))
+        assert self.memory is not None
+        view = self.memory.view(caller)
+        vecs = iovecs(view, iovs_ptr, count)
+        if len(vecs) == 1:  # straight from guest memory, no copy
+            base, n = vecs[0]
+            data: Any = self.memory.bytes_view(caller)[base : base + n]
+        else:
+            data = gather(view, vecs)
         if not data:
             return 0
         while True:
