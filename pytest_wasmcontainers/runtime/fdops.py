@@ -54,15 +54,17 @@ class FdOps:
         gs = self.table.fds.get(fd)
         if gs is None:
             return self.real["fd_read"](caller, fd, iovs, count, nread_ptr)
-        got, _ = self.sockets._recv(gs, caller, iovs, count, 0)
-        put_u32(self.view(caller), nread_ptr, got)
+        view, mv = self.sockets.buffers(caller)
+        got, _ = self.sockets._recv(gs, view, mv, iovs, count, 0)
+        put_u32(view, nread_ptr, got)
         return 0
 
     def fd_write(self, caller: Any, fd: int, iovs: int, count: int, nwritten_ptr: int) -> int:
         gs = self.table.fds.get(fd)
         if gs is None:
             return self.real["fd_write"](caller, fd, iovs, count, nwritten_ptr)
-        put_u32(self.view(caller), nwritten_ptr, self.sockets._send(gs, caller, iovs, count, None))
+        view, mv = self.sockets.buffers(caller)
+        put_u32(view, nwritten_ptr, self.sockets._send(gs, view, mv, iovs, count, None))
         return 0
 
     def fd_fdstat_get(self, caller: Any, fd: int, out: int) -> int:

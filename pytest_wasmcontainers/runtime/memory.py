@@ -37,12 +37,12 @@ class GuestMemory:
             self._remap(store, n)
         return self._view
 
-    def bytes_view(self, store: Any) -> memoryview:
-        """The same memory as a ``memoryview`` (for ``recv_into``/``send`` without a copy)."""
+    def buffers(self, store: Any) -> tuple[ctypes.Array[ctypes.c_ubyte], memoryview]:
+        """The view, and the same memory as a ``memoryview`` (for ``recv_into``/``send`` without a copy)."""
         n = ffi.wasmtime_memory_data_size(store._context(), self._ref)
         if n != self._size:
             self._remap(store, n)
-        return self._mv
+        return self._view, self._mv
 
     def _remap(self, store: Any, n: int) -> None:
         addr = ctypes.addressof(self.memory.data_ptr(store).contents)

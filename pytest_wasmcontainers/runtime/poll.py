@@ -14,6 +14,7 @@ import struct
 import termios
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from . import errno
@@ -31,6 +32,18 @@ _FD_SUB = struct.Struct("<QB7xI")  # userdata, tag, then subscription_fd_readwri
 _U32 = struct.Struct("<I")
 
 
+@dataclass
+class _Plan:
+    """A decoded call whose subscriptions are all on sockets. An event loop passes the same bytes
+    call after call (wasi-libc's userdata is the pollfd's address), so the decoding is kept while
+    they and the socket table stay the same."""
+
+    key: bytes
+    generation: int
+    masks: dict[int, int]  # host fd -> poll mask, the stop pipe included
+    subs: dict[int, list[tuple[int, int, GuestSocket]]]  # host fd -> (userdata, tag, socket)
+
+
 class Poller:
     def __init__(self, table: SocketTable, stop: StopSignal) -> None:
         self.table = table
@@ -40,6 +53,7 @@ class Poller:
         self.clock_time_get: Callable[..., int] | None = None
         self.waiter = Waiter()  # one poll object for the guest thread's whole life
         self._count = array.array("i", [0])  # FIONREAD's answer, written in place
+        self._plan: _Plan | None = None
 
     def _deadline(self, caller: Any, clock_id: int, timeout: int, flags: int, scratch: int) -> float:
         """A clock subscription as a ``time.monotonic()`` deadline.
@@ -59,9 +73,74 @@ class Poller:
         assert self.memory is not None and self.real is not None
         if nsubs == 0:
             return errno.INVAL
-        view = self.memory.view(caller)
+        view, mv = self.memory.buffers(caller)
         check(view, in_ptr, 48 * nsubs)
         check(view, out_ptr, 32 * nsubs)
+        key = mv[in_ptr : in_ptr + 48 * nsubs].tobytes()
+        plan = self._plan
+        if plan is None or plan.key != key or plan.generation != self.table.generation:
+            plan = self._plan = self._sockets_only(key)
+        if plan is not None:
+            return self._poll_sockets(view, plan, out_ptr, nevents_ptr)
+        return self._poll_mixed(caller, view, in_ptr, out_ptr, nsubs, nevents_ptr)
+
+    def _sockets_only(self, key: bytes) -> _Plan | None:
+        fds = self.table.fds
+        masks = {self.stop.fileno(): READABLE}
+        subs: dict[int, list[tuple[int, int, GuestSocket]]] = {}
+        for base in range(0, len(key), 48):
+            userdata, tag, fd = _FD_SUB.unpack_from(key, base)
+            gs = fds.get(fd) if tag in (FD_READ, FD_WRITE) else None
+            if gs is None:
+                return None
+            sfd = gs.sock.fileno()
+            masks[sfd] = masks.get(sfd, 0) | (READABLE if tag == FD_READ else WRITABLE)
+            subs.setdefault(sfd, []).append((userdata, tag, gs))
+        return _Plan(key, self.table.generation, masks, subs)
+
+    def _poll_sockets(self, view: Any, plan: _Plan, out_ptr: int, nevents_ptr: int) -> int:
+        """The hot path: sockets only, no timeout. Wait, then write one event per ready subscription
+        (``view`` stays valid: the memory cannot grow while its guest waits on us)."""
+        wait, masks, subs, stop = self.waiter.wait, plan.masks, plan.subs, self.stop
+        while True:
+            if stop.is_set():
+                raise errno.stopped()
+            got = wait(masks, POLL_SLICE)
+            if not got:
+                continue
+            nevents = 0
+            for sfd, revents in got.items():
+                for userdata, tag, gs in subs.get(sfd, ()):
+                    if tag == FD_READ:
+                        if revents & READABLE:
+                            nbytes, flags = self._readable(gs)
+                            _EVENT.pack_into(
+                                view, out_ptr + 32 * nevents, userdata, 0, FD_READ, nbytes, flags
+                            )
+                            nevents += 1
+                    elif revents & WRITABLE:
+                        _EVENT.pack_into(view, out_ptr + 32 * nevents, userdata, 0, FD_WRITE, 65536, 0)
+                        nevents += 1
+            if nevents:  # else only the stop pipe, or POLLNVAL: no event for the guest
+                put_u32(view, nevents_ptr, nevents)
+                return 0
+
+    def _readable(self, gs: GuestSocket) -> tuple[int, int]:
+        """A read event's nbytes and flags: the bytes waiting (as wasmtime reports), 0 + HANGUP at EOF."""
+        if gs.listening:
+            return 1, 0
+        try:
+            fcntl.ioctl(gs.sock.fileno(), termios.FIONREAD, self._count, True)
+        except OSError:
+            return 0, HANGUP
+        nbytes = self._count[0]
+        return nbytes, HANGUP if nbytes == 0 else 0
+
+    def _poll_mixed(
+        self, caller: Any, view: Any, in_ptr: int, out_ptr: int, nsubs: int, nevents_ptr: int
+    ) -> int:
+        """Clocks, wasmtime's fds and sockets together."""
+        assert self.memory is not None and self.real is not None
         fds = self.table.fds
         clocks: list[tuple[int, float]] = []
         socks: list[tuple[int, int, GuestSocket]] = []  # (userdata, tag, socket)
@@ -131,14 +210,7 @@ class Poller:
             if tag == FD_READ:
                 if not revents & READABLE:
                     continue
-                nbytes, flags = 1, 0
-                if not gs.listening:
-                    try:
-                        fcntl.ioctl(gs.sock.fileno(), termios.FIONREAD, self._count, True)
-                        nbytes = self._count[0]
-                    except OSError:
-                        nbytes = 0
-                    flags = HANGUP if nbytes == 0 else 0
+                nbytes, flags = self._readable(gs)
                 _EVENT.pack_into(view, out_ptr + 32 * nevents, userdata, 0, FD_READ, nbytes, flags)
                 nevents += 1
             elif revents & WRITABLE:

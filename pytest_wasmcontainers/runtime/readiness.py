@@ -40,10 +40,11 @@ class Waiter:
     def __init__(self) -> None:
         self._poll = select.poll()
         self._masks: dict[int, int] = {}
+        self._last: dict[int, int] | None = None  # the caller's dict last seen (its plan's, unchanged)
 
     def wait(self, masks: dict[int, int], timeout: float) -> dict[int, int]:
         """Events (fd -> revents) of ``masks`` (fd -> poll mask) within ``timeout`` seconds."""
-        if masks != self._masks:
+        if masks is not self._last and masks != self._masks:
             current = self._masks
             for fd in current.keys() - masks.keys():
                 self._poll.unregister(fd)
@@ -51,5 +52,6 @@ class Waiter:
                 if current.get(fd) != mask:
                     self._poll.register(fd, mask)  # also modifies an existing registration
             self._masks = dict(masks)
+        self._last = masks
         timeout_ms = 0 if timeout <= 0 else max(1, round(timeout * 1000))
         return dict(self._poll.poll(timeout_ms))

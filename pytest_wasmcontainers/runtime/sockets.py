@@ -125,6 +125,8 @@ class SocketTable:
         self._next = FD_BASE
         self._free: list[int] = []  # a heap of released numbers below _next
         self._lock = threading.Lock()
+        self.generation = 0
+        """Bumped whenever an fd's socket (or its host fd) changes: decoded poll calls are kept until then."""
 
     def add(self, gs: GuestSocket, fd: int | None = None) -> int:
         with self._lock:
@@ -137,6 +139,7 @@ class SocketTable:
                     fd = self._next
                     self._next += 1
             self.fds[fd] = gs
+            self.generation += 1
         return fd
 
     def get(self, fd: int) -> GuestSocket:
@@ -150,6 +153,7 @@ class SocketTable:
             gs = self.fds.pop(fd, None)
             if gs is None:
                 return False
+            self.generation += 1
             if FD_BASE <= fd < self._next:
                 heapq.heappush(self._free, fd)
         gs.close()
@@ -280,6 +284,7 @@ class Sockets:
             dns = DnsConnection(self.names.lookup, self.stop)
             gs.sock.close()
             gs.sock, gs.dns = dns.guest_end, dns
+            self.table.generation += 1
             gs.sock.setblocking(False)
             return 0
         host, real_port = self._route(ip, port)
@@ -287,6 +292,7 @@ class Sockets:
         if family != gs.sock.family:
             gs.sock.close()
             gs.sock = self._new_host_socket(family, gs.stream)
+            self.table.generation += 1
             for opt, value in gs.options.items():
                 gs.sock.setsockopt(socket.SOL_SOCKET, opt, value)
         if gs.stream:
@@ -302,9 +308,14 @@ class Sockets:
         err = gs.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         return errno.from_host(err) if err else 0
 
-    def _recv(self, gs: GuestSocket, caller: Any, iovs_ptr: int, count: int, flags: int) -> tuple[int, Any]:
+    def buffers(self, caller: Any) -> tuple[Any, memoryview]:
+        """Guest memory for one host call (it cannot grow while the guest waits on us)."""
         assert self.memory is not None
-        view = self.memory.view(caller)
+        return self.memory.buffers(caller)
+
+    def _recv(
+        self, gs: GuestSocket, view: Any, mv: memoryview, iovs_ptr: int, count: int, flags: int
+    ) -> tuple[int, Any]:
         vecs = iovecs(view, iovs_ptr, count)
         want = sum(n for _, n in vecs)
         if want == 0:
@@ -314,7 +325,7 @@ class Sockets:
             try:
                 if len(vecs) == 1:  # straight into guest memory; a stream needs no address
                     base, n = vecs[0]
-                    buf = self.memory.bytes_view(caller)[base : base + n]
+                    buf = mv[base : base + n]
                     if gs.stream and gs.dns is None:
                         return gs.sock.recv_into(buf, n, peek), None
                     got, addr = gs.sock.recvfrom_into(buf, n, peek)
@@ -326,14 +337,18 @@ class Sockets:
                 self.wait(gs, write=False)
 
     def _send(
-        self, gs: GuestSocket, caller: Any, iovs_ptr: int, count: int, to: tuple[str, int] | None
+        self,
+        gs: GuestSocket,
+        view: Any,
+        mv: memoryview,
+        iovs_ptr: int,
+        count: int,
+        to: tuple[str, int] | None,
     ) -> int:
-        assert self.memory is not None
-        view = self.memory.view(caller)
         vecs = iovecs(view, iovs_ptr, count)
         if len(vecs) == 1:  # straight from guest memory, no copy
             base, n = vecs[0]
-            data: Any = self.memory.bytes_view(caller)[base : base + n]
+            data: Any = mv[base : base + n]
         else:
             data = gather(view, vecs)
         if not data:
@@ -348,8 +363,8 @@ class Sockets:
         self, caller: Any, fd: int, iovs: int, count: int, flags: int, len_ptr: int, oflags_ptr: int
     ) -> int:
         gs = self.table.get(fd)
-        got, _ = self._recv(gs, caller, iovs, count, flags)
-        view = self.view(caller)
+        view, mv = self.buffers(caller)
+        got, _ = self._recv(gs, view, mv, iovs, count, flags)
         put_u32(view, len_ptr, got)
         put_u16(view, oflags_ptr, 0)
         return 0
@@ -366,8 +381,8 @@ class Sockets:
         oflags_ptr: int,
     ) -> int:
         gs = self.table.get(fd)
-        got, addr = self._recv(gs, caller, iovs, count, flags)
-        view = self.view(caller)
+        view, mv = self.buffers(caller)
+        got, addr = self._recv(gs, view, mv, iovs, count, flags)
         if addr:
             addresses.encode(view, addr_ptr, str(addr[0]))
         put_u32(view, len_ptr, got)
@@ -387,8 +402,8 @@ class Sockets:
         oflags_ptr: int,
     ) -> int:
         gs = self.table.get(fd)
-        got, addr = self._recv(gs, caller, iovs, count, flags)
-        view = self.view(caller)
+        view, mv = self.buffers(caller)
+        got, addr = self._recv(gs, view, mv, iovs, count, flags)
         if addr:
             addresses.encode(view, addr_ptr, str(addr[0]))
             put_u16(view, port_ptr, int(addr[1]))  # WasmEdge writes a u16 here
@@ -398,16 +413,18 @@ class Sockets:
 
     def sock_send(self, caller: Any, fd: int, iovs: int, count: int, flags: int, len_ptr: int) -> int:
         gs = self.table.get(fd)
-        put_u32(self.view(caller), len_ptr, self._send(gs, caller, iovs, count, None))
+        view, mv = self.buffers(caller)
+        put_u32(view, len_ptr, self._send(gs, view, mv, iovs, count, None))
         return 0
 
     def sock_send_to(
         self, caller: Any, fd: int, iovs: int, count: int, addr_ptr: int, port: int, flags: int, len_ptr: int
     ) -> int:
         gs = self.table.get(fd)
-        ip = addresses.decode(self.view(caller), addr_ptr)
+        view, mv = self.buffers(caller)
+        ip = addresses.decode(view, addr_ptr)
         target = self._route(ip, port)
-        put_u32(self.view(caller), len_ptr, self._send(gs, caller, iovs, count, target))
+        put_u32(view, len_ptr, self._send(gs, view, mv, iovs, count, target))
         return 0
 
     def sock_close(self, caller: Any, fd: int) -> int:
