@@ -1,22 +1,26 @@
 """Interrupting guests that spin in pure Wasm, one store at a time.
 
-The engine runs with epoch interruption. A ticker thread increments the (engine-wide) epoch while
-any guest runs; each store has a deadline callback (wasmtime C API, through wasmtime-py's ctypes
-layer) that traps its own guest when that container is stopping, and otherwise just extends its
-deadline by one tick. So stopping one container never disturbs another on the shared engine.
+The engine runs with epoch interruption. Each store has a deadline callback (wasmtime C API,
+through wasmtime-py's ctypes layer) that traps its own guest when that container is stopping, and
+otherwise just extends its deadline by one epoch. Nothing ticks while guests run: ``stop()``
+advances the (engine-wide) epoch itself, at once and then every ``RETRY`` seconds until the guest
+has ended, so a stopping guest traps at its next epoch check (a loop header or a function entry)
+without a thread per runtime or per container. Another guest only sees its callback extend its
+deadline, so stopping one container never disturbs another on the shared engine.
 """
 
 from __future__ import annotations
 
 import ctypes
-import threading
 from collections.abc import Callable
 from typing import Any
 
 import wasmtime
 from wasmtime import _bindings as ffi
 
-TICK = 0.01
+RETRY = 0.01
+"""How often ``stop()`` advances the epoch again while the guest has not ended: a callback that was
+running while the first advance happened may have set its deadline past it."""
 _CONTINUE = 0
 
 _set_callback = ffi.wasmtime_store_epoch_deadline_callback
@@ -41,43 +45,3 @@ def install_deadline(store: wasmtime.Store, should_stop: Callable[[], bool], mes
     _set_callback(store.ptr(), callback, None, _NO_FINALIZER)
     store.set_epoch_deadline(1)
     return callback
-
-
-class EpochTicker:
-    """Increments the engine's epoch every ``TICK`` seconds while at least one guest runs."""
-
-    def __init__(self, engine: wasmtime.Engine) -> None:
-        self.engine = engine
-        self._users = 0
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def acquire(self) -> None:
-        with self._lock:
-            self._users += 1
-            if self._thread is None:
-                self._stop = threading.Event()
-                self._thread = threading.Thread(
-                    target=self._run, args=(self._stop,), name="wasm-epoch", daemon=True
-                )
-                self._thread.start()
-
-    def release(self) -> None:
-        with self._lock:
-            self._users -= 1
-            thread = self._thread if self._users == 0 else None
-            if thread is not None:
-                self._stop.set()
-                self._thread = None
-        if thread is not None:
-            thread.join()
-
-    def kick(self) -> None:
-        """Advance the epoch now: a stopping guest traps at its next check instead of waiting up
-        to a tick (the others' callbacks just extend their deadlines). Safe from any thread."""
-        self.engine.increment_epoch()
-
-    def _run(self, stop: threading.Event) -> None:
-        while not stop.wait(TICK):
-            self.engine.increment_epoch()

@@ -168,3 +168,5 @@ class ModuleFacts:
         exports = {e.name for e in module.exports}
         self.has_start = "_start" in exports
         self.exports_memory = "memory" in exports
+        self.forwarder_wat: dict[tuple[str, ...], str] = {}
+        """The forwarder module's text (see forward.py), by the names of the functions it forwards."""

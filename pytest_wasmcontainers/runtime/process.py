@@ -13,6 +13,7 @@ from typing import Any
 import wasmtime
 
 from ..errors import ContainerExitedError
+from .epoch import RETRY
 from .logs import ContainerLog
 from .network import NameTable, PortMap
 from .sockets import SocketTable, StopSignal
@@ -214,15 +215,21 @@ class WasmProcess:
     def stop(self, timeout: float = 5.0) -> int:
         """End the guest now (blocked or spinning); 137 unless it had already exited."""
         if not self._done.is_set():
+            # A blocked host call wakes with EINTR and advances the epoch as it returns (see
+            # runtime._errnos), so the guest traps there. One that is running is not trapped at
+            # once: it gets up to RETRY seconds to reach a blocking call, as a ticking epoch gave it,
+            # so what it writes after its listen() is in the logs of a container stopped at once.
             self._stopping = True
-            # before waking a blocked host call: the guest must meet its epoch deadline as soon as
-            # it is back in Wasm (the EINTR it gets is only a way out of the host call)
-            self._interrupt()
             self._stop_event.set()
             self._ports.wake()
         t0 = time.perf_counter()
         if self._thread is not None:
-            self._thread.join(timeout)
+            end = time.monotonic() + timeout
+            while True:
+                self._thread.join(max(0.0, min(RETRY, end - time.monotonic())))
+                if not self._thread.is_alive() or time.monotonic() >= end:
+                    break
+                self._interrupt()  # a deadline callback that ran meanwhile may have moved past it
         self.timings.setdefault("stop_s", time.perf_counter() - t0)
         if self._thread is not None and self._thread.is_alive():
             self.error = (

@@ -22,7 +22,7 @@ from ..errors import WasmRuntimeError
 from . import epoch, errno, hostfunc, imports, rootfs
 from .cache import CompiledCache
 from .fdops import FdOps
-from .forward import ModuleCache, instantiate_forwarder
+from .forward import ModuleCache, forwarder_wat
 from .logs import ContainerLog, LogPump
 from .memory import GuestMemory
 from .network import NameTable, PortMap
@@ -47,7 +47,6 @@ class Runtime:
         self.engine: wasmtime.Engine | None = wasmtime.Engine(config)
         self.modules = CompiledCache(self.engine, self.cache_dir / "compiled", ENGINE_SETTINGS)
         self.forwarders = ModuleCache(self.engine)
-        self.ticker = epoch.EpochTicker(self.engine)
         self.scratch_root = self.cache_dir / "containers"
         _remove_orphans(self.scratch_root)
         self._processes: set[WasmProcess] = set()
@@ -204,7 +203,7 @@ class Runtime:
             scratch=scratch,
             timings=timings,
             on_exit=self._exited,
-            interrupt=self.ticker.kick,
+            interrupt=self._interrupt,
         )
         # Preopened listeners sit at fds 3, 4, ... (wasmtime --tcplisten). The guest then sees no
         # preopened directory: its libc stops scanning preopens at the first fd that is not one.
@@ -213,6 +212,10 @@ class Runtime:
         if not spec.preopen_listeners:
             fdops.dirs = {3 + i: p for i, p in enumerate(preopens)}
             fdops.root = str(root)
+
+        def stopping() -> None:
+            if proc._stopping:
+                self._interrupt()
 
         linker = wasmtime.Linker(engine)
         linker.allow_shadowing = True
@@ -225,7 +228,9 @@ class Runtime:
                 continue
             if name in imports.WASI_P1 and not name.startswith("sock_"):
                 forwarded.append((name, ftype))
-            keep.append(hostfunc.define(linker, imports.WASI, name, ftype, _errnos(impl), proc._host_error))
+            keep.append(
+                hostfunc.define(linker, imports.WASI, name, ftype, _errnos(impl, stopping), proc._host_error)
+            )
         try:
             instance = linker.instantiate(store, module)
         except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
@@ -239,7 +244,7 @@ class Runtime:
         if poller_used := any(name == "poll_oneoff" for name, _ in forwarded):
             # absolute clock waits are in the guest's own clock, which only real WASI can read
             forwarded.append(("clock_time_get", _CLOCK_TIME_GET))
-        real = instantiate_forwarder(self.forwarders, store, memory, forwarded)
+        real = self._forwarder(facts, store, memory, forwarded)
         fdops.real = {k: _bind(v, ft) for (k, ft), v in zip(forwarded, real.values(), strict=True)}
         if poller_used:
             poller.real = fdops.real["poll_oneoff"]
@@ -250,10 +255,29 @@ class Runtime:
             if self._closed:  # close() ran meanwhile (another thread): it would not stop this one
                 raise WasmRuntimeError(f"{proc.name}: the Runtime was closed while the container started")
             self._processes.add(proc)
-        self.ticker.acquire()
         keep += [linker, instance, callback, real, fdops, poller]
         proc._begin(store, exports["_start"], memory, keep, [pump.close, stop_event.close])
         return proc
+
+    def _forwarder(
+        self,
+        facts: imports.ModuleFacts,
+        store: wasmtime.Store,
+        memory: wasmtime.Memory,
+        funcs: list[tuple[str, wasmtime.FuncType]],
+    ) -> dict[str, Any]:
+        """``forward.instantiate_forwarder``, with the forwarder's text made once per module."""
+        if not funcs:
+            return {}
+        names = tuple(name for name, _ in funcs)
+        wat = facts.forwarder_wat.get(names)
+        if wat is None:
+            wat = facts.forwarder_wat[names] = forwarder_wat(funcs)
+        linker = wasmtime.Linker(self.forwarders.engine)
+        linker.define_wasi()
+        linker.define(store, "env", "memory", memory)
+        exports = linker.instantiate(store, self.forwarders.get(wat)).exports(store)
+        return {name: exports[name] for name in names}
 
     @staticmethod
     def _handler(
@@ -274,7 +298,12 @@ class Runtime:
     def _exited(self, proc: WasmProcess) -> None:
         with self._lock:
             self._processes.discard(proc)
-        self.ticker.release()
+
+    def _interrupt(self) -> None:
+        """Advance the epoch: a stopping guest traps at its next check (see epoch.py). Thread-safe."""
+        engine = self.engine
+        if engine is not None:
+            engine.increment_epoch()
 
     # ---- close -------------------------------------------------------------------------------
     def close(self) -> None:
@@ -329,13 +358,14 @@ def _bind(func: Any, ftype: wasmtime.FuncType) -> Callable[..., int]:
     return call
 
 
-def _errnos(impl: Callable[..., int]) -> Callable[..., int]:
+def _errnos(impl: Callable[..., int], on_errno: Callable[[], None]) -> Callable[..., int]:
     """Expected failures become errnos for the guest; anything else traps it (see hostfunc)."""
 
     def call(caller: Any, *args: int) -> int:
         try:
             return impl(caller, *args)
         except errno.WasiError as exc:
+            on_errno()  # a blocking call that a stop() woke: the guest traps as it returns
             return exc.code
         except OSError as exc:
             return errno.from_exception(exc)
