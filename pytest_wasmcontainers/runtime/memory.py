@@ -86,6 +86,11 @@ def write(view: ctypes.Array[ctypes.c_ubyte], ptr: int, data: bytes) -> None:
 
 def iovecs(view: ctypes.Array[ctypes.c_ubyte], ptr: int, count: int) -> list[tuple[int, int]]:
     check(view, ptr, 8 * count)
+    if count == 1:  # the usual case: one buffer
+        base, length = _IOVEC.unpack_from(view, ptr)
+        if base + length > len(view):
+            raise errno.WasiError(errno.FAULT)
+        return [(base, length)]
     out = []
     for i in range(count):
         base, length = _IOVEC.unpack_from(view, ptr + 8 * i)

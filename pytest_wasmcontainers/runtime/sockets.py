@@ -321,15 +321,20 @@ class Sockets:
         if want == 0:
             return 0, None
         peek = socket.MSG_PEEK if flags & RIFLAG_PEEK else 0
-        while True:
-            try:
-                if len(vecs) == 1:  # straight into guest memory; a stream needs no address
-                    base, n = vecs[0]
-                    buf = mv[base : base + n]
-                    if gs.stream and gs.dns is None:
+        if len(vecs) == 1:  # straight into guest memory; a stream needs no address
+            base, n = vecs[0]
+            buf = mv[base : base + n]
+            plain = gs.stream and gs.dns is None
+            while True:
+                try:
+                    if plain:
                         return gs.sock.recv_into(buf, n, peek), None
                     got, addr = gs.sock.recvfrom_into(buf, n, peek)
                     return got, addr
+                except BlockingIOError:
+                    self.wait(gs, write=False)
+        while True:
+            try:
                 data, addr = gs.sock.recvfrom(want, peek)
                 scatter(view, vecs, data)
                 return len(data), addr
