@@ -56,11 +56,14 @@ def instantiate_forwarder(
     store: wasmtime.Store,
     memory: wasmtime.Memory,
     funcs: Sequence[tuple[str, wasmtime.FuncType]],
+    wat: str | None = None,
 ) -> dict[str, Any]:
-    """Return name -> callable ``f(store, *args)`` that runs the real WASI function."""
+    """Return name -> callable ``f(store, *args)`` that runs the real WASI function.
+
+    ``wat`` is ``forwarder_wat(funcs)`` when the caller already has it (made once per module)."""
     if not funcs:
         return {}
-    module = cache.get(forwarder_wat(funcs))
+    module = cache.get(wat or forwarder_wat(funcs))
     linker = wasmtime.Linker(cache.engine)
     linker.define_wasi()
     linker.define(store, "env", "memory", memory)

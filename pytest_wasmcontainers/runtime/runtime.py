@@ -22,7 +22,7 @@ from ..errors import WasmRuntimeError
 from . import epoch, errno, hostfunc, imports, rootfs
 from .cache import CompiledCache
 from .fdops import FdOps
-from .forward import ModuleCache, forwarder_wat
+from .forward import ModuleCache, forwarder_wat, instantiate_forwarder
 from .logs import ContainerLog, LogPump
 from .memory import GuestMemory
 from .network import NameTable, PortMap
@@ -273,11 +273,7 @@ class Runtime:
         wat = facts.forwarder_wat.get(names)
         if wat is None:
             wat = facts.forwarder_wat[names] = forwarder_wat(funcs)
-        linker = wasmtime.Linker(self.forwarders.engine)
-        linker.define_wasi()
-        linker.define(store, "env", "memory", memory)
-        exports = linker.instantiate(store, self.forwarders.get(wat)).exports(store)
-        return {name: exports[name] for name in names}
+        return instantiate_forwarder(self.forwarders, store, memory, funcs, wat)
 
     @staticmethod
     def _handler(
