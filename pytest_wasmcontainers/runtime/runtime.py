@@ -132,37 +132,18 @@ class Runtime:
             wasi.preopen_dir(str(m.host_path), m.guest_path, not m.read_only)
             preopens.append(os.path.realpath(m.host_path))
 
-        try:
-            return self._link_and_begin(
-                spec, module, facts, wasi, pump, log, scratch, root, timings, t0, preopens
-            )
-        except BaseException:
-            pump.close(0.1)
-            raise
-
-    def _link_and_begin(
-        self,
-        spec: RunSpec,
-        module: wasmtime.Module,
-        facts: imports.ModuleFacts,
-        wasi: wasmtime.WasiConfig,
-        pump: LogPump,
-        log: ContainerLog,
-        scratch: Path,
-        root: Path,
-        timings: dict[str, Any],
-        t0: float,
-        preopens: list[str],
-    ) -> WasmProcess:
-        stop_event = StopSignal()
         table = SocketTable()
+        stop_event: StopSignal | None = None
         try:
+            stop_event = StopSignal()
             return self._begin(
                 spec, module, facts, wasi, pump, log, scratch, root, timings, t0, preopens, stop_event, table
             )
         except BaseException:
             table.close_all()
-            stop_event.close()
+            if stop_event is not None:
+                stop_event.close()
+            pump.close(0.1)
             raise
 
     def _begin(

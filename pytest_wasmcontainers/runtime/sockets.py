@@ -385,14 +385,7 @@ class Sockets:
         len_ptr: int,
         oflags_ptr: int,
     ) -> int:
-        gs = self.table.get(fd)
-        view, mv = self.buffers(caller)
-        got, addr = self._recv(gs, view, mv, iovs, count, flags)
-        if addr:
-            addresses.encode(view, addr_ptr, str(addr[0]))
-        put_u32(view, len_ptr, got)
-        put_u16(view, oflags_ptr, 0)
-        return 0
+        return self._recv_from(caller, fd, iovs, count, addr_ptr, flags, None, len_ptr, oflags_ptr)
 
     def sock_recv_from(
         self,
@@ -406,12 +399,28 @@ class Sockets:
         len_ptr: int,
         oflags_ptr: int,
     ) -> int:
+        return self._recv_from(caller, fd, iovs, count, addr_ptr, flags, port_ptr, len_ptr, oflags_ptr)
+
+    def _recv_from(
+        self,
+        caller: Any,
+        fd: int,
+        iovs: int,
+        count: int,
+        addr_ptr: int,
+        flags: int,
+        port_ptr: int | None,
+        len_ptr: int,
+        oflags_ptr: int,
+    ) -> int:
+        """V1 has no port pointer (the port is not reported); V2 writes it as a u16, as WasmEdge does."""
         gs = self.table.get(fd)
         view, mv = self.buffers(caller)
         got, addr = self._recv(gs, view, mv, iovs, count, flags)
         if addr:
             addresses.encode(view, addr_ptr, str(addr[0]))
-            put_u16(view, port_ptr, int(addr[1]))  # WasmEdge writes a u16 here
+            if port_ptr is not None:
+                put_u16(view, port_ptr, int(addr[1]))
         put_u32(view, len_ptr, got)
         put_u16(view, oflags_ptr, 0)
         return 0
