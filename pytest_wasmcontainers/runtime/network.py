@@ -127,6 +127,21 @@ class NameTable:
         return (ip, port) in self.dns_servers
 
 
+def route(names: NameTable, ports: PortMap, ip: str, port: int) -> tuple[str, int]:
+    """Where a guest's connect to (ip, port) really goes: a name-table entry's service, else this
+    container's own mapped port for a local address, else the address itself."""
+    endpoint = names.endpoint_for(ip)
+    if endpoint is not None:
+        host, real_port = endpoint.resolve(port)
+        infos = socket.getaddrinfo(host, real_port, proto=socket.IPPROTO_TCP)
+        infos.sort(key=lambda i: i[0] != socket.AF_INET)
+        return str(infos[0][4][0]), int(infos[0][4][1])
+    if is_local(ip):
+        mapped = ports.listening.get(port)
+        return "127.0.0.1", mapped if mapped is not None else port
+    return ip, port
+
+
 def _split_host_port(text: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit():

@@ -20,7 +20,7 @@ from typing import Any
 from . import addresses, errno
 from .dnsserver import DnsConnection
 from .memory import GuestMemory, gather, iovecs, put_u16, put_u32, read, scatter, write
-from .network import NameTable, PortMap, is_local
+from .network import NameTable, PortMap, is_local, route
 from .readiness import READABLE, WRITABLE, Waiter
 
 FD_BASE = 4096
@@ -209,17 +209,8 @@ class Sockets:
         return s
 
     def _route(self, ip: str, port: int) -> tuple[str, int]:
-        """Where a guest's (ip, port) really goes: name table, then this container's own ports."""
-        endpoint = self.names.endpoint_for(ip)
-        if endpoint is not None:
-            host, real_port = endpoint.resolve(port)
-            infos = socket.getaddrinfo(host, real_port, proto=socket.IPPROTO_TCP)
-            infos.sort(key=lambda i: i[0] != socket.AF_INET)
-            return str(infos[0][4][0]), int(infos[0][4][1])
-        if is_local(ip):
-            mapped = self.ports.listening.get(port)
-            return "127.0.0.1", mapped if mapped is not None else port
-        return ip, port
+        """Where a guest's (ip, port) really goes (see network.route)."""
+        return route(self.names, self.ports, ip, port)
 
     # ---- WasmEdge API --------------------------------------------------------------------
     def sock_open(self, caller: Any, af: int, socktype: int, fd_ptr: int) -> int:
