@@ -15,7 +15,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from .errors import ContainerError, ContainerExitedError, StartupTimeoutError, WasmContainersError
-from .runtime.spec import Endpoint, Mount, RunSpec
+from .runtime.spec import PROXY_PORT, Endpoint, Mount, RunSpec
 from .wait import WaitStrategy, for_ports, last_lines, wait_until_ready
 
 if TYPE_CHECKING:
@@ -426,15 +426,19 @@ def start_container(
     process = runtime.start(spec)
     stats.start_seconds = time.monotonic() - t0
     _copy_timings(process, stats)
+    # a wasi:http proxy serves guest port 8080 (as wasmtime serve does) whatever the image declares
+    proxy = [PROXY_PORT] if getattr(process, "world", None) == "proxy" else []
     container = WasmContainer(
         process,
         image,
         name,
-        declared_ports=list(spec.ports) or image.exposed_ports,
+        declared_ports=list(spec.ports) or image.exposed_ports or proxy,
         startup_timeout=timeout,
         stats=stats,
     )
     strategy = settings.wait if settings.wait is not None else default_wait(image, settings)
+    if strategy is None and settings.wait is None and proxy:
+        strategy = for_ports(*proxy)
     if strategy is not None:
         try:
             stats.ready_seconds = wait_until_ready(container, strategy, timeout)

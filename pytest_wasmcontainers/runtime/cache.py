@@ -13,8 +13,10 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import wasmtime
+from wasmtime import component as wc
 
 from ..errors import UnsupportedModuleError, WasmRuntimeError
 
@@ -29,16 +31,15 @@ def wasmtime_version() -> str:
         return "unknown"
 
 
-def check_header(path: Path, head: bytes) -> None:
+def check_header(path: Path, head: bytes) -> str:
+    """``"module"`` or ``"component"``, from the 8-byte header; anything else is refused."""
     if head[:4] != WASM_MAGIC:
         raise WasmRuntimeError(f"{path} is not a WebAssembly binary (no \\0asm header)")
-    if head[4:8] != CORE_VERSION:
-        if head[6:8] == b"\x01\x00":
-            raise UnsupportedModuleError(
-                f"{path} is a WASI p2 component: WASI p2 components are not supported yet; "
-                "run a WASI preview 1 core module (e.g. built for wasm32-wasip1)"
-            )
-        raise UnsupportedModuleError(f"{path}: unknown WebAssembly binary version {head[4:8].hex()}")
+    if head[4:8] == CORE_VERSION:
+        return "module"
+    if head[6:8] == b"\x01\x00":
+        return "component"
+    raise UnsupportedModuleError(f"{path}: unknown WebAssembly binary version {head[4:8].hex()}")
 
 
 class CompiledCache:
@@ -46,17 +47,16 @@ class CompiledCache:
         self.engine = engine
         self.directory = directory
         self.settings = f"wasmtime-{wasmtime_version()};{engine_settings}"
-        self._memory: dict[str, wasmtime.Module] = {}
+        self._memory: dict[str, Any] = {}
+        """key -> a compiled ``wasmtime.Module`` or ``component.Component``"""
         self._digests: dict[tuple[str, int, int, int], str] = {}
         self._lock = threading.Lock()
 
     def key(self, module_digest: str) -> str:
         return hashlib.sha256(f"{module_digest};{self.settings}".encode()).hexdigest()[:32]
 
-    def load(
-        self, path: Path, module_digest: str | None = None
-    ) -> tuple[wasmtime.Module, dict[str, float | str]]:
-        """Return the compiled module and how it was obtained (for the timings)."""
+    def load(self, path: Path, module_digest: str | None = None) -> tuple[Any, dict[str, float | str]]:
+        """The compiled module or component, and how it was obtained (for the timings)."""
         t0 = time.perf_counter()
         # A file seen before, unchanged (same inode, size and mtime), keeps its digest: a warm start
         # then neither reads nor hashes the module again.
@@ -68,7 +68,8 @@ class CompiledCache:
         if module is not None:
             return module, {"module_cache": "memory", "load_s": time.perf_counter() - t0}
         data = path.read_bytes()
-        check_header(path, data[:8])
+        kind = check_header(path, data[:8])
+        loader: Any = wc.Component if kind == "component" else wasmtime.Module
         digest = module_digest or "sha256:" + hashlib.sha256(data).hexdigest()
         key = self.key(digest)
         with self._lock:
@@ -80,15 +81,15 @@ class CompiledCache:
         how = "compiled"
         if file.exists():
             try:
-                module = wasmtime.Module.deserialize_file(self.engine, str(file))
+                module = loader.deserialize_file(self.engine, str(file))
                 how = "disk"
             except wasmtime.WasmtimeError:
                 module = None  # stale or damaged: compile again and overwrite
         if module is None:
             try:
-                module = wasmtime.Module(self.engine, data)
+                module = loader(self.engine, data)
             except wasmtime.WasmtimeError as exc:
-                raise WasmRuntimeError(f"{path}: invalid WebAssembly module: {exc}") from exc
+                raise WasmRuntimeError(f"{path}: invalid WebAssembly {kind}: {exc}") from exc
             how = "compiled"
             self._store(file, module)
         with self._lock:
@@ -98,7 +99,7 @@ class CompiledCache:
             ("compile_s" if how == "compiled" else "load_s"): time.perf_counter() - t0,
         }
 
-    def _store(self, file: Path, module: wasmtime.Module) -> None:
+    def _store(self, file: Path, module: Any) -> None:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-")

@@ -85,8 +85,7 @@ class WasmProcess:
         code: int
         message: str | None = None
         try:
-            self._entry(self._store)
-            code = 0
+            code = self._call_entry()
         except wasmtime.ExitTrap as exc:
             code = exc.code
         except BaseException as exc:  # a trap, or a host function that raised (recorded below)
@@ -112,6 +111,11 @@ class WasmProcess:
             self._done.set()
             self._ports.wake()
             self._on_exit(self)
+
+    def _call_entry(self) -> int:
+        """Run the guest to its end; its exit code (a trap raises)."""
+        self._entry(self._store)
+        return 0
 
     def _memory_verdict(self, code: int, message: str | None) -> str | None:
         """A failed guest with a limit: when its memory is past half the limit, call it the limit.

@@ -17,10 +17,12 @@ from typing import Any
 import platformdirs
 import wasmtime
 from wasmtime import _bindings as ffi
+from wasmtime.component import Component
 
 from ..errors import WasmRuntimeError
 from . import epoch, errno, hostfunc, imports, rootfs
 from .cache import CompiledCache
+from .components import ComponentStarts
 from .fdops import FdOps
 from .forward import ModuleCache, forwarder_wat, instantiate_forwarder
 from .logs import ContainerLog, LogPump
@@ -35,7 +37,7 @@ ENGINE_SETTINGS = "epoch_interruption=1;signals_based_traps=0"
 _LIVE: weakref.WeakSet[Runtime] = weakref.WeakSet()
 
 
-class Runtime:
+class Runtime(ComponentStarts):
     def __init__(self, cache_dir: Path | None = None) -> None:
         self.cache_dir = Path(cache_dir or platformdirs.user_cache_dir("pytest-wasmcontainers"))
         config = wasmtime.Config()
@@ -50,7 +52,8 @@ class Runtime:
         self.scratch_root = self.cache_dir / "containers"
         _remove_orphans(self.scratch_root)
         self._processes: set[WasmProcess] = set()
-        self._module_facts: dict[int, tuple[wasmtime.Module, imports.ModuleFacts]] = {}
+        self._module_facts: dict[int, tuple[Any, Any]] = {}
+        """id(compiled) -> (compiled, its facts): imports.ModuleFacts or p2run.ComponentFacts"""
         self._lock = threading.Lock()
         self._closed = False
         _LIVE.add(self)
@@ -66,6 +69,8 @@ class Runtime:
         t0 = time.perf_counter()
         module, how = self.modules.load(Path(spec.module_file))
         timings.update(how)
+        if isinstance(module, Component):
+            return self._start_component(spec, module, timings, t0, what)
         facts = self._facts(module)
         imports.raise_missing(facts.missing, what)
         if not facts.has_start:

@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+PROXY_PORT = 8080
+"""The guest port of a wasi:http proxy component, as wasmtime serve and runwasi's shims use it."""
+
 
 @dataclass(frozen=True)
 class Mount:
