@@ -91,6 +91,7 @@ class RegistryFactory:
         self.workdir = workdir
         self.started: list[Registry] = []
         self.token_servers: list[TokenServer] = []
+        self._made = 0  # not len(started): a start that skipped (no htpasswd) left its directory
 
     def __call__(
         self, *, htpasswd: tuple[str, str] | None = None, token_users: dict[str, str] | None = None
@@ -99,7 +100,7 @@ class RegistryFactory:
         (``token_users``: anonymous pulls allowed, pushes need one of these users)."""
         if shutil.which(BINARY) is None:
             unavailable(f"`{BINARY}` is not installed (Debian/Ubuntu: apt-get install docker-registry)")
-        n = len(self.started)
+        n, self._made = self._made, self._made + 1
         base = self.workdir / f"registry{n}"
         base.mkdir(parents=True)
         auth = ""
