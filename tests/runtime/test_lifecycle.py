@@ -110,11 +110,19 @@ def test_unsupported_imports_are_named(runtime: Runtime) -> None:
     )
 
 
-def test_components_are_refused_clearly(runtime: Runtime, tmp_path: Path) -> None:
+def test_bad_binaries_are_refused_clearly(runtime: Runtime, tmp_path: Path) -> None:
     comp = tmp_path / "app.wasm"
-    comp.write_bytes(b"\0asm\x0d\x00\x01\x00")
-    with pytest.raises(UnsupportedModuleError, match="WASI p2 components are not supported yet"):
+    comp.write_bytes(b"\0asm\x0d\x00\x01\x00")  # an empty component: valid, but nothing to run
+    with pytest.raises(UnsupportedImportsError, match=r"exports neither wasi:cli/run@0\.2\.x \(a command\)"):
         runtime.start(RunSpec(comp, ["app"]))
+    broken = tmp_path / "broken.wasm"
+    broken.write_bytes(b"\0asm\x0d\x00\x01\x00\x07")
+    with pytest.raises(WasmRuntimeError, match=r"broken\.wasm: invalid WebAssembly component"):
+        runtime.start(RunSpec(broken, ["app"]))
+    future = tmp_path / "future.wasm"
+    future.write_bytes(b"\0asm\x02\x00\x00\x00")
+    with pytest.raises(UnsupportedModuleError, match="unknown WebAssembly binary version 02000000"):
+        runtime.start(RunSpec(future, ["app"]))
     junk = tmp_path / "junk.wasm"
     junk.write_bytes(b"#!/bin/sh\n")
     with pytest.raises(WasmRuntimeError, match="not a WebAssembly binary"):

@@ -164,3 +164,35 @@ def test_completed_successfully_condition(tmp_path, wasm_compose, wasm_images, o
     else:
         with pytest.raises(ContainerExitedError, match="exited with code 3, expected 0"):
             wasm_compose(tmp_path)
+
+
+@pytest.mark.slow
+def test_a_proxy_component_calls_a_docker_service_by_name(tmp_path, wasm_compose, overrides, testapp):
+    """The compose acceptance of WASI 0.2: a wasi:http proxy component beside a Docker service."""
+    from pytest_wasmcontainers.images.build import write_oci_layout
+    from tests.runtime_p2.conftest import proxy_guest
+
+    layout = tmp_path / "proxy-image"
+    write_oci_layout(layout, proxy_guest(), module_name="proxy.wasm", platform="wasip2/wasm")
+    (tmp_path / "compose.yaml").write_text(
+        textwrap.dedent(
+            f"""
+            services:
+              api:
+                image: example/testapp:1
+                environment: ["GREETING=from-docker"]
+              front:
+                image: oci:{layout}
+                platform: wasip2/wasm
+                runtime: io.containerd.wasmtime.v1
+                ports: ["8080"]
+                depends_on: [api]
+            """
+        )
+    )
+    project = wasm_compose(tmp_path)
+    front = project.service("front")
+    got = requests.get(front.url(8080, "/fetch?url=http://api:8080/env/GREETING"), timeout=30).json()
+    assert got["status"] == 200 and got["body"] == "from-docker"
+    project.down()
+    assert not front.running
