@@ -27,6 +27,7 @@ from . import (
     image,
     machine,
     ours,
+    proxy,
     report,
     scale,
     suite,
@@ -37,7 +38,7 @@ from .registry import local_registry
 from .stats import Figure, Series
 
 RESULTS = Path(__file__).resolve().parent / "results"
-NAMES = ("warm", "cold", "throughput", "scale", "suite")
+NAMES = ("warm", "cold", "throughput", "scale", "suite", "proxy")
 
 
 @dataclass
@@ -130,6 +131,9 @@ def main(argv: list[str] | None = None) -> int:
             "suite": lambda: [
                 suite.measure(plan.suite_count, plan.suite_runs, ref, registry, cache, why_not)
             ],
+            "proxy": lambda: proxy.measure(
+                plan.warm, plan.tp_runs, plan.tp_seconds, guests.runtime_cache(), why_not
+            ),
         }
         for name in NAMES:
             if name in only:
