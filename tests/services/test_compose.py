@@ -167,8 +167,9 @@ def test_completed_successfully_condition(tmp_path, wasm_compose, wasm_images, o
 
 
 @pytest.mark.slow
-def test_a_proxy_component_calls_a_docker_service_by_name(tmp_path, wasm_compose, overrides, testapp):
+def test_a_proxy_component_calls_a_docker_service_by_name(tmp_path, wasm_compose, monkeypatch, testapp):
     """The compose acceptance of WASI 0.2: a wasi:http proxy component beside a Docker service."""
+    monkeypatch.setenv("WASMCONTAINERS_IMAGE_OVERRIDES", f"example/testapp:1={testapp}")
     from pytest_wasmcontainers.images.build import write_oci_layout
     from tests.runtime_p2.conftest import proxy_guest
 
