@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -197,28 +198,56 @@ def _proxy(
         listener.close()
         raise WasmRuntimeError(f"{proc.name}: cannot listen for guest port {PROXY_PORT}: {exc}") from exc
 
-    def respond(request: Any, outparam: Any) -> None:
-        t0 = time.perf_counter()
+    Ready = tuple[wasmtime.Store, Any, HostContext, wc.Func]
+    spare: list[Ready] = []  # one instance made ahead, used once: still an instance per request
+    lock = threading.Lock()
+
+    def prepare() -> Ready:
         store, keep = new_store()
         ctx = context()
+        with ctx.entered():
+            instance = linker.instantiate(store, component)
+            func = host.export_func(instance, store, f.export, "handle")
+        if func is None:
+            raise WasmRuntimeError(f"{f.export} has no function 'handle'")
+        return store, keep, ctx, func
+
+    def refill() -> None:
+        if spare or proc._stopping:
+            return
+        try:
+            ready = prepare()  # outside the lock: wasmtime releases the GIL while it instantiates
+        except (wasmtime.WasmtimeError, WasmRuntimeError):
+            return  # the next request instantiates for itself and reports what fails
+        with lock:
+            if not spare:
+                spare.append(ready)
+
+    def respond(request: Any, outparam: Any) -> None:
+        t0 = time.perf_counter()
+        with lock:
+            ready = spare.pop() if spare else None
+        store, keep, ctx, func = ready if ready is not None else prepare()
         try:
             with ctx.entered():
-                instance = linker.instantiate(store, component)
-                func = host.export_func(instance, store, f.export, "handle")
-                if func is None:
-                    raise WasmRuntimeError(f"{f.export} has no function 'handle'")
                 host.call(store, func, [request, outparam])
         finally:
             with ctx.entered():
                 ctx.close()
-            del store, keep
+            del store, keep, ready
             proc.timings["last_request_s"] = time.perf_counter() - t0
+        refill()  # while the client reads the response and sends its next request
 
     server = ProxyServer(listener, proc._stop_event, respond, report)
 
     def run() -> int:
         proc._ports.add_listener(PROXY_PORT, int(listener.getsockname()[1]))
-        server.serve_forever()
+        try:
+            refill()
+            server.serve_forever()
+        finally:
+            with lock:
+                spare.clear()
         return 0
 
     return run
