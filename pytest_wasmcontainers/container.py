@@ -432,13 +432,13 @@ def start_container(
         process,
         image,
         name,
-        declared_ports=list(spec.ports) or image.exposed_ports or proxy,
+        declared_ports=proxy or list(spec.ports) or image.exposed_ports,
         startup_timeout=timeout,
         stats=stats,
     )
     strategy = settings.wait if settings.wait is not None else default_wait(image, settings)
-    if strategy is None and settings.wait is None and proxy:
-        strategy = for_ports(*proxy)
+    if settings.wait is None and proxy:
+        strategy = for_ports(*proxy)  # only 8080 ever listens, whatever ExposedPorts says
     if strategy is not None:
         try:
             stats.ready_seconds = wait_until_ready(container, strategy, timeout)

@@ -11,6 +11,7 @@ import requests
 
 from pytest_wasmcontainers import ContainerSettings, wait
 from pytest_wasmcontainers.images.build import push, write_oci_layout
+from pytest_wasmcontainers.errors import WasmRuntimeError
 from pytest_wasmcontainers.session import WasmSession
 from tests.runtime_p2.conftest import c_command, proxy_guest
 from tests.support.registry import Registry
@@ -28,6 +29,7 @@ def images(registry: Registry, tmp_path_factory: pytest.TempPathFactory) -> dict
         "docker-wasm-wasi": {"kind": "docker-wasm", "platform": "wasi/wasm"},
         "component-layer": {"kind": "component-layer"},
         "wasm-artifact": {"kind": "wasm-artifact"},
+        "exposes-80": {"kind": "docker-wasm", "platform": "wasip2/wasm", "exposed_ports": [80]},
     }
     for name, how in formats.items():
         layout = work / name
@@ -83,3 +85,19 @@ def test_the_fixture_serves_a_proxy(
     )
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider", f"--wasm-cache-dir={wasm_cache}")
     result.assert_outcomes(passed=1)
+
+
+def test_a_proxy_is_ready_on_8080_whatever_the_image_exposes(
+    session: WasmSession, images: dict[str, str]
+) -> None:
+    c = session.start(ContainerSettings(images["exposes-80"], env={"GREETING": "exposed"}))
+    assert requests.get(c.url(8080, "/env?name=GREETING"), timeout=30).text == "exposed"
+
+
+def test_mapping_another_port_of_a_proxy_is_a_clear_error(
+    session: WasmSession, images: dict[str, str]
+) -> None:
+    with pytest.raises(
+        WasmRuntimeError, match=r"served on guest port 8080 only, so guest port\(s\) 80 can never"
+    ):
+        session.start(ContainerSettings(images["component-layer"], ports={80: None}))

@@ -133,6 +133,13 @@ def start(
         log.combined.append(line)
 
     proc.world = f.world
+    others = sorted(set(spec.ports) - {PROXY_PORT})
+    if f.world == "proxy" and others:
+        raise WasmRuntimeError(
+            f"{proc.name} is a wasi:http proxy: it is served on guest port {PROXY_PORT} only, so guest "
+            f"port(s) {', '.join(map(str, others))} can never listen; map {PROXY_PORT} instead "
+            f"(ports={{{PROXY_PORT}: None}} or {{{PROXY_PORT}: <host port>}})"
+        )
     if f.world == "proxy":
         proc._run_once = _proxy(spec, component, f, linker, proc, context, new_store, report)
     else:
