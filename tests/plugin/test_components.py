@@ -10,8 +10,8 @@ import pytest
 import requests
 
 from pytest_wasmcontainers import ContainerSettings, wait
-from pytest_wasmcontainers.images.build import push, write_oci_layout
 from pytest_wasmcontainers.errors import WasmRuntimeError
+from pytest_wasmcontainers.images.build import push, write_oci_layout
 from pytest_wasmcontainers.session import WasmSession
 from tests.runtime_p2.conftest import c_command, proxy_guest
 from tests.support.registry import Registry
