@@ -21,10 +21,9 @@ from .context import current
 from .http_types import (
     BodyReader,
     Fields,
-    IncomingBody,
+    IncomingMessage,
     OutgoingBody,
     RequestOptions,
-    guest_headers,
     http_error,
     method_name,
 )
@@ -284,25 +283,14 @@ class FutureIncomingResponse:
             self.exchange.wire_close()
 
 
-class IncomingResponse:
+class IncomingResponse(IncomingMessage):
     def __init__(self, resp: h11.Response, reader: BodyReader) -> None:
+        super().__init__(resp.headers, reader)
         self.resp = resp
-        self.reader = reader
-        self.fields = guest_headers(resp.headers)
-        self.consumed = False
         reader.on_done.append(reader.wire.close)
 
     def status(self) -> int:
         return int(self.resp.status_code)
-
-    def headers(self) -> Fields:
-        return Fields.of(self.fields.items)
-
-    def consume(self) -> IncomingBody:
-        if self.consumed:
-            raise Err()
-        self.consumed = True
-        return IncomingBody(self.reader)
 
     def drop(self) -> None:
         if not self.consumed:

@@ -22,10 +22,9 @@ from .context import Stopped
 from .http_types import (
     BodyReader,
     Fields,
-    IncomingBody,
+    IncomingMessage,
     OutgoingResponse,
     _Deferred,
-    guest_headers,
     method_variant,
 )
 from .http_wire import Wire, WireTimeout
@@ -35,14 +34,12 @@ IDLE_TIMEOUT_S = 60.0
 Respond = Callable[["IncomingRequest", "ResponseOutparam"], None]
 
 
-class IncomingRequest:
+class IncomingRequest(IncomingMessage):
     def __init__(self, req: h11.Request, reader: BodyReader) -> None:
+        super().__init__(req.headers, reader)
         self.req = req
-        self.reader = reader
-        self.fields = guest_headers(req.headers)
         host = next((v for n, v in req.headers if n == b"host"), None)
         self.host = host.decode("latin-1") if host is not None else None
-        self.consumed = False
 
     def method(self) -> Any:
         return method_variant(self.req.method.decode("latin-1"))
@@ -55,15 +52,6 @@ class IncomingRequest:
 
     def authority(self) -> str | None:
         return self.host
-
-    def headers(self) -> Fields:
-        return Fields.of(self.fields.items)
-
-    def consume(self) -> IncomingBody:
-        if self.consumed:
-            raise Err()
-        self.consumed = True
-        return IncomingBody(self.reader)
 
 
 class ResponseOutparam:

@@ -221,6 +221,24 @@ class IncomingBody:
         return FutureTrailers(this.reader)
 
 
+class IncomingMessage:
+    """What an incoming request and an incoming response share: headers and a body taken once."""
+
+    def __init__(self, raw_headers: Any, reader: BodyReader) -> None:
+        self.reader = reader
+        self.fields = guest_headers(raw_headers)
+        self.consumed = False
+
+    def headers(self) -> Fields:
+        return Fields.of(self.fields.items)
+
+    def consume(self) -> IncomingBody:
+        if self.consumed:
+            raise Err()
+        self.consumed = True
+        return IncomingBody(self.reader)
+
+
 class FutureTrailers:
     def __init__(self, reader: BodyReader) -> None:
         self.reader = reader
