@@ -2,8 +2,8 @@
 
 - ``build_py(app_dir, world)``: componentize-py (PyPI) over tests/guests/wit (WASI 0.2.12 WIT).
 - ``adapt(core_module)``: a wasip1 core module made a command component with the preview-1
-  adapter that jco ships (npm ``@bytecodealliance/jco``), as ``wasm-tools component new --adapt``
-  does for wasi-sdk, TinyGo and Rust's wasm32-wasip1 output.
+  adapter that jco ships (npm ``@bytecodealliance/jco``, whose wasm-tools also does ``retarget``), as
+  ``wasm-tools component new --adapt`` does for wasi-sdk, TinyGo and Rust's wasm32-wasip1 output.
 - ``build_js(app_dir)``: componentize-js (npm) for a JavaScript proxy, the second toolchain.
 - ``npm_tool(package)``: an npm package installed once into the build cache (jco, componentize-js).
 """
@@ -113,18 +113,20 @@ def build_js(app_dir: Path, world: str = "proxy", wasi: str = "0.2.10") -> Path:
     return _cached(key, app_dir.name + ".wasm", build)
 
 
-def adapter(kind: str = "command") -> Path:
-    return npm_tool(JCO) / "@bytecodealliance" / "jco" / "lib" / f"wasi_snapshot_preview1.{kind}.wasm"
+def _jco(args: list[str], cwd: Path) -> None:
+    """jco (its bundled wasm-tools and preview-1 adapter); paths must be relative to ``cwd``."""
+    _run([str(npm_tool(JCO) / ".bin" / "jco"), *args], cwd=cwd)
 
 
-def adapt(core_module: Path, kind: str = "command") -> Path:
-    """A wasip1 core module wrapped into a component with the preview-1 adapter."""
-    tool = _tool("wasm-tools")
-    adapt_file = adapter(kind)
-    key = "adapt-" + _digest([core_module, adapt_file], _version([tool, "--version"]), kind)
+def adapt(core_module: Path) -> Path:
+    """A wasip1 core module wrapped into a command component with the preview-1 adapter, as
+    ``wasm-tools component new --adapt`` does (jco's ``new --wasi-command``)."""
+    key = "adapt-" + _digest([core_module], JCO)
 
     def build(out: Path) -> None:
-        _run([tool, "component", "new", str(core_module), "--adapt", str(adapt_file), "-o", str(out)])
+        shutil.copyfile(core_module, out.parent / "core.wasm")
+        _jco(["new", "core.wasm", "--wasi-command", "-o", out.name], out.parent)
+        (out.parent / "core.wasm").unlink()
 
     return _cached(key, core_module.stem + ".component.wasm", build)
 
@@ -132,15 +134,16 @@ def adapt(core_module: Path, kind: str = "command") -> Path:
 def retarget(component: Path, version: str) -> Path:
     """The same component with its WASI imports renamed to ``@version`` (0.2.0, 0.2.3, ...), as
     older toolchains name them: printed to text, renamed, parsed back."""
-    tool = _tool("wasm-tools")
-    key = "retarget-" + _digest([component], _version([tool, "--version"]), version)
+    key = "retarget-" + _digest([component], JCO, version)
 
     def build(out: Path) -> None:
-        text = subprocess.run(
-            [tool, "print", str(component)], capture_output=True, text=True, check=True
-        ).stdout
-        wat = out.with_suffix(".wat")
-        wat.write_text(text.replace("@0.2.12", f"@{version}"))
-        _run([tool, "parse", str(wat), "-o", str(out)])
+        work = out.parent
+        shutil.copyfile(component, work / "in.wasm")
+        _jco(["print", "in.wasm", "-o", "in.wat"], work)
+        text = (work / "in.wat").read_text()
+        (work / "in.wat").write_text(text.replace("@0.2.12", f"@{version}"))
+        _jco(["parse", "in.wat", "-o", out.name], work)
+        for f in ("in.wasm", "in.wat"):
+            (work / f).unlink()
 
     return _cached(key, f"{component.stem}-{version}.wasm", build)
