@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -15,7 +13,7 @@ import wasmtime
 from wasmtime.component import Component
 
 from ..errors import UnsupportedImportsError, WasmRuntimeError
-from . import imports, rootfs
+from . import imports
 from .cache import CompiledCache
 from .logs import ContainerLog
 from .network import NameTable, PortMap
@@ -38,6 +36,7 @@ class ComponentStarts:
     _exited: Callable[[WasmProcess], None]
     _interrupt: Callable[[], None]
     _facts: Callable[[wasmtime.Module], imports.ModuleFacts]
+    _make_scratch: Callable[[RunSpec, dict[str, Any]], tuple[Path, Path]]
 
     def inspect(self, module_file: Path) -> dict[str, Any]:
         """What a .wasm file is and whether this runtime can run it (``wasmcontainers inspect``):
@@ -89,18 +88,9 @@ class ComponentStarts:
         facts = self._component_facts(component, what)
         if facts.linker is None:
             raise UnsupportedImportsError(p2run.describe(facts, what))
-        for m in spec.mounts:
-            if not Path(m.host_path).is_dir():
-                raise WasmRuntimeError(f"mount source {m.host_path} (for {m.guest_path}) is not a directory")
-        self.scratch_root.mkdir(parents=True, exist_ok=True)
-        scratch = Path(tempfile.mkdtemp(prefix=f"c-{os.getpid()}-", dir=self.scratch_root))
+        scratch, root = self._make_scratch(spec, timings)
         stop_event = StopSignal()
         try:
-            root = scratch / "root"
-            if spec.rootfs is not None:
-                timings["rootfs"] = rootfs.make_view(Path(spec.rootfs), root)
-            else:
-                root.mkdir()
             log = ContainerLog(spec.log_limit)
             proc = p2run.ComponentProcess(
                 spec,

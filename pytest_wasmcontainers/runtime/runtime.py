@@ -75,10 +75,21 @@ class Runtime(ComponentStarts):
         imports.raise_missing(facts.missing, what)
         if not facts.has_start:
             raise WasmRuntimeError(f"{what} has no _start export: it is not a WASI command module")
+        scratch, root = self._make_scratch(spec, timings)
+        try:
+            proc = self._instantiate(spec, module, facts, scratch, root, timings)
+        except BaseException:
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise
+        timings["start_s"] = time.perf_counter() - t0
+        return proc
+
+    def _make_scratch(self, spec: RunSpec, timings: dict[str, Any]) -> tuple[Path, Path]:
+        """Check the mounts; make the container's scratch dir and, in it, its root view. The caller
+        removes the scratch dir if the start fails later."""
         for m in spec.mounts:
             if not Path(m.host_path).is_dir():
                 raise WasmRuntimeError(f"mount source {m.host_path} (for {m.guest_path}) is not a directory")
-
         self.scratch_root.mkdir(parents=True, exist_ok=True)
         scratch = Path(tempfile.mkdtemp(prefix=f"c-{os.getpid()}-", dir=self.scratch_root))
         try:
@@ -89,12 +100,10 @@ class Runtime(ComponentStarts):
             else:
                 root.mkdir()
             timings["rootfs_s"] = time.perf_counter() - t1
-            proc = self._instantiate(spec, module, facts, scratch, root, timings)
         except BaseException:
             shutil.rmtree(scratch, ignore_errors=True)
             raise
-        timings["start_s"] = time.perf_counter() - t0
-        return proc
+        return scratch, root
 
     def _facts(self, module: wasmtime.Module) -> imports.ModuleFacts:
         """Per compiled module, kept with it (the module in the entry keeps its id unique)."""

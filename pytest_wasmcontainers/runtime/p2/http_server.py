@@ -25,6 +25,7 @@ from .http_types import (
     IncomingMessage,
     OutgoingResponse,
     _Deferred,
+    http_error,
     method_variant,
 )
 from .http_wire import Wire, WireTimeout
@@ -121,8 +122,6 @@ class Exchange:
         self.sent += len(data)
         if self.declared is not None and self.sent > self.declared:
             self.broken = True
-            from .http_types import http_error
-
             raise http_error("more body than the content-length", ("HTTP-response-body-size", self.sent))
         if not self.head:
             self.wire.send(h11.Data(data=data))
