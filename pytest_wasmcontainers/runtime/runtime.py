@@ -20,7 +20,7 @@ from wasmtime import _bindings as ffi
 from wasmtime.component import Component
 
 from ..errors import WasmRuntimeError
-from . import epoch, errno, hostfunc, imports, rootfs
+from . import epoch, errno, hostfunc, imports, rootfs, workdir
 from .cache import CompiledCache
 from .components import ComponentStarts
 from .fdops import FdOps
@@ -145,13 +145,38 @@ class Runtime(ComponentStarts):
         for m in spec.mounts:
             wasi.preopen_dir(str(m.host_path), m.guest_path, not m.read_only)
             preopens.append(os.path.realpath(m.host_path))
+        cwd_host = None
+        if (spec.working_dir or "/").strip("/") and not spec.preopen_listeners:
+            cwd_host = workdir.host_dir(
+                spec.working_dir,
+                str(root),
+                [(p, m.guest_path) for p, m in zip(preopens[1:], spec.mounts, strict=True)],
+            )
+            read_only = any(
+                m.read_only and cwd_host.startswith(os.path.realpath(m.host_path)) for m in spec.mounts
+            )
+            wasi.preopen_dir(cwd_host, spec.working_dir, not read_only)
+            preopens.append(cwd_host)
 
         table = SocketTable()
         stop_event: StopSignal | None = None
         try:
             stop_event = StopSignal()
             return self._begin(
-                spec, module, facts, wasi, pump, log, scratch, root, timings, t0, preopens, stop_event, table
+                spec,
+                module,
+                facts,
+                wasi,
+                pump,
+                log,
+                scratch,
+                root,
+                timings,
+                t0,
+                preopens,
+                stop_event,
+                table,
+                cwd_host,
             )
         except BaseException:
             table.close_all()
@@ -175,6 +200,7 @@ class Runtime(ComponentStarts):
         preopens: list[str],
         stop_event: StopSignal,
         table: SocketTable,
+        cwd_host: str | None,
     ) -> WasmProcess:
         engine = self.engine  # once: close() on another thread may drop it meanwhile
         if engine is None:
@@ -183,6 +209,7 @@ class Runtime(ComponentStarts):
         names = NameTable(spec.hosts, spec.dns_servers)
         sockets = Sockets(table, ports, names, stop_event)
         fdops = FdOps(table, sockets)
+        fdops.tty = spec.tty
         poller = Poller(table, stop_event)
         store = wasmtime.Store(engine)
         store.set_wasi(wasi)
@@ -207,6 +234,10 @@ class Runtime(ComponentStarts):
         if not spec.preopen_listeners:
             fdops.dirs = {3 + i: p for i, p in enumerate(preopens)}
             fdops.root = str(root)
+        cwd = None
+        if cwd_host is not None:
+            cwd = workdir.WorkDir(2 + len(preopens), cwd_host, str(root), fdops.view)
+            fdops.hidden_fd = cwd.fd
 
         def stopping() -> None:
             if proc._stopping:
@@ -219,6 +250,8 @@ class Runtime(ComponentStarts):
         keep: list[Any] = []
         for name, ftype in facts.func_imports:
             impl = self._handler(name, ftype, sockets, fdops, poller, bool(spec.preopen_listeners))
+            if cwd is not None and name in workdir.PATH_ARGS:
+                impl = cwd.wrap(name, impl or _late(fdops, name))
             if impl is None:
                 continue
             if name in imports.WASI_P1 and not name.startswith("sock_"):
@@ -280,7 +313,7 @@ class Runtime(ComponentStarts):
             return method
         if name == "poll_oneoff":
             return poller.poll_oneoff
-        if name in imports.FD_FUNCS or name in imports.COPY_UP_FUNCS:
+        if name in imports.FD_FUNCS or name in imports.COPY_UP_FUNCS or name in imports.COMPAT_FUNCS:
             return getattr(fdops, name)  # type: ignore[no-any-return]
         if guard and (name.startswith("fd_") or name.startswith("path_")) and ftype.params:
             return fdops.socket_guard(name)
@@ -347,6 +380,11 @@ def _bind(func: Any, ftype: wasmtime.FuncType) -> Callable[..., int]:
         return int(func(caller, *(hostfunc.signed(a, w) for a, w in zip(args, wide, strict=False))))
 
     return call
+
+
+def _late(fdops: FdOps, name: str) -> Callable[..., int]:
+    """wasmtime's own function, looked up at call time (forwarders are made after instantiation)."""
+    return lambda caller, *args: fdops.real[name](caller, *args)
 
 
 def _errnos(impl: Callable[..., int], on_errno: Callable[[], None]) -> Callable[..., int]:

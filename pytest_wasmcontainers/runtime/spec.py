@@ -54,6 +54,8 @@ class RunSpec:
     preopen_listeners: Sequence[int] = ()
     """Guest ports to listen on before start and hand to the guest as fds 3, 4, ... (``--tcplisten``)."""
     stdin: bytes | None = None
+    tty: bool = False
+    """Present stdout and stderr as a terminal (Docker's ``-t``): libc flushes them at each line."""
     memory_limit: int | None = None
     """Bytes of linear memory the guest may grow to."""
     log_limit: int = 1 << 20

@@ -23,6 +23,7 @@ def test_async_fs_and_timers_complete_beside_a_listener(runtime: Runtime, tmp_pa
         port = proc.wait_for_port(8080, timeout=30)
         out = wait_for_output(proc, "fs done", timeout=20)
         assert "readdir: b.js hello.txt" in out  # (out.txt may be there already)
+        assert "stat: 17" in out
         assert "readFile: hello from a file" in out
         assert "writeFile: 7" in out
         assert "timer" in out

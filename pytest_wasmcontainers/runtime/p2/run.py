@@ -117,7 +117,7 @@ def start(
             cwd=spec.working_dir or "/",
             preopens=preopens,
             stdin=spec.stdin,
-            tty=bool(getattr(spec, "tty", False)),
+            tty=spec.tty,
             copy_up=copy_up,
         )
 

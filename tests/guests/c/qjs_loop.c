@@ -7,9 +7,13 @@
  *    fd_pread(len) when its event arrives; fs.write: FD_WRITE on the file, then fd_seek + fd_write;
  *  - the HTTP server (wasi_sock): FD_READ on the non-blocking listener -> sock_accept, FD_READ
  *    on the connection -> sock_recv, the answer via sock_send.
- * Prints "readdir: ...", "readFile: ...", "writeFile: n", "timer", "stale fd error=<errno>" (a
- * subscription on a closed fd), then "fs done"; answers each HTTP request with DIR/hello.txt, read
- * through the async path. Env: PORT (8080), DIR (/data), NO_SERVER (no listener: files and clocks). */
+ *  - files are opened as its fs binding opens them (src/internal_module/fs.rs, open_sync): the
+ *    preopen and relative path from __wasilibc_find_relpath, then path_open with the fdflag SYNC
+ *    and its fixed rights; statSync is path_filestat_get the same way.
+ * Prints "readdir: ...", "stat: <size of hello.txt>", "readFile: ...", "writeFile: n", "timer",
+ * "stale fd error=<errno>" (a subscription on a closed fd), then "fs done"; answers each HTTP request
+ * with DIR/hello.txt, read through the async path. Env: PORT (8080), DIR (/data; "." for the working
+ * directory, as server.js's './index.html'), NO_SERVER (no listener: files and clocks). */
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -56,6 +60,42 @@ static void fs_done(void) {
     if (--pending_fs == 0) { printf("fs done\n"); fflush(stdout); }
 }
 
+int __wasilibc_find_relpath(const char *path, const char **abs_prefix, char **relative_path, size_t len);
+
+static int open_parent(const char *path, char *rel, size_t n) {
+    const char *prefix = NULL;
+    char *out = rel;
+    int fd = __wasilibc_find_relpath(path, &prefix, &out, n);
+    if (fd >= 0 && out != rel) snprintf(rel, n, "%s", out);
+    return fd;
+}
+
+static int qjs_open(const char *path, int writing) {  /* openSync(path, flags, mode) */
+    char rel[256];
+    int dir = open_parent(path, rel, sizeof rel);
+    __wasi_rights_t rights = __WASI_RIGHTS_FD_FILESTAT_GET | __WASI_RIGHTS_FD_SEEK | __WASI_RIGHTS_POLL_FD_READWRITE |
+                             __WASI_RIGHTS_FD_READ | __WASI_RIGHTS_FD_READDIR;
+    if (writing)
+        rights |= __WASI_RIGHTS_FD_WRITE | __WASI_RIGHTS_FD_ADVISE | __WASI_RIGHTS_FD_ALLOCATE |
+                  __WASI_RIGHTS_FD_DATASYNC | __WASI_RIGHTS_FD_FDSTAT_SET_FLAGS |
+                  __WASI_RIGHTS_FD_FILESTAT_SET_SIZE | __WASI_RIGHTS_FD_FILESTAT_SET_TIMES | __WASI_RIGHTS_FD_SYNC;
+    __wasi_fd_t fd;
+    __wasi_oflags_t oflags = writing ? __WASI_OFLAGS_CREAT | __WASI_OFLAGS_TRUNC : 0;
+    if (dir < 0) fail("find_relpath", 0);
+    uint32_t e = __wasi_path_open(dir, 0, rel, oflags, rights, 0, __WASI_FDFLAGS_SYNC, &fd);
+    if (e) fail(writing ? "open (SYNC) for writing" : "open (SYNC)", e);
+    return (int)fd;
+}
+
+static long long qjs_stat(const char *path) {  /* statSync */
+    char rel[256];
+    __wasi_filestat_t st;
+    int dir = open_parent(path, rel, sizeof rel);
+    uint32_t e = dir < 0 ? 8 : __wasi_path_filestat_get(dir, __WASI_LOOKUPFLAGS_SYMLINK_FOLLOW, rel, &st);
+    if (e) fail("stat", e);
+    return (long long)st.size;
+}
+
 static int cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 static void do_readdir(void) {  /* readdirSync inside the setTimeout(.., 0) callback */
@@ -71,6 +111,9 @@ static void do_readdir(void) {  /* readdirSync inside the setTimeout(.., 0) call
     printf("readdir:");
     for (int i = 0; i < n; i++) printf(" %s", names[i]);
     printf("\n");
+    char path[256];
+    snprintf(path, sizeof path, "%s/hello.txt", dir);
+    printf("stat: %lld\n", qjs_stat(path));
     fflush(stdout);
     fs_done();
 }
@@ -78,8 +121,7 @@ static void do_readdir(void) {  /* readdirSync inside the setTimeout(.., 0) call
 static void read_file_async(int action, uint32_t conn) {  /* fs.readFile: open + stat, then fread */
     char path[256];
     snprintf(path, sizeof path, "%s/hello.txt", dir);
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) fail("open hello.txt", 0);
+    int fd = qjs_open(path, 0);
     struct stat st;
     fstat(fd, &st);
     add((task_t){T_FDREAD, action, (uint32_t)fd, conn, 0, (uint64_t)st.st_size});
@@ -88,8 +130,7 @@ static void read_file_async(int action, uint32_t conn) {  /* fs.readFile: open +
 static void write_file_async(void) {
     char path[256];
     snprintf(path, sizeof path, "%s/out.txt", dir);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) fail("open out.txt", 0);
+    int fd = qjs_open(path, 1);
     add((task_t){T_FDWRITE, 0, (uint32_t)fd, 0, 0, 0});
 }
 
