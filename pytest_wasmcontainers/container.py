@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 
 DEFAULT_STARTUP_TIMEOUT = 30.0
 DOCKER_DNS = "127.0.0.11:53"
+DEFAULT_TTY = True
+"""Containers get a terminal unless told ``tty=False``: a failing test's report then holds every
+line the guest printed, not only what filled libc's buffer (README, "Logs and tty")."""
 
 PortsArg = Mapping[int | str, int | None] | Sequence[int | str]
 VolumeTarget = str | tuple[str, str] | Mapping[str, str]
@@ -66,6 +69,9 @@ class ContainerSettings:
     links: Mapping[str, Endpoint] = field(default_factory=dict)
     """Docker's name for the same thing (``links={"db": mariadb}``); merged with ``hosts``."""
     stdin: bytes | None = None
+    tty: bool | None = None
+    """Docker's ``-t``: stdout and stderr look like a terminal, so libc writes each line as it is
+    printed. None: ``DEFAULT_TTY``."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Free room for hook plugins to pass data along."""
 
@@ -337,16 +343,21 @@ def _words(value: Sequence[str] | str | None) -> tuple[str, ...] | None:
 def resolve_argv(
     image: WasmImage, command: Sequence[str] | str | None, entrypoint: Sequence[str] | str | None
 ) -> tuple[str, ...]:
-    """Docker's rule: entrypoint replaces Entrypoint and clears Cmd; command replaces Cmd."""
+    """Docker's rule: entrypoint replaces Entrypoint and clears Cmd; command replaces Cmd. Where the
+    module is the program and the image names no Entrypoint, the module is the entrypoint: argv[0]
+    is its name, as runwasi passes it, and ``command`` gives the arguments after it."""
     ep = _words(entrypoint)
     cmd = _words(command)
+    if ep is None and cmd is not None and image.module_fixed and not image.entrypoint:
+        own = (image.module_path, PurePosixPath(image.module_path).name)
+        return cmd if cmd and cmd[0] in own else (image.module_path, *cmd)
     argv = ep + (cmd or ()) if ep is not None else image.entrypoint + (cmd if cmd is not None else image.cmd)
     return argv or (image.module_path,)
 
 
 def module_for(image: WasmImage, program: str, working_dir: str) -> Path:
     """The host file of the Wasm module that ``argv[0]`` names inside the image."""
-    if program == image.module_path:
+    if program == image.module_path or (image.module_fixed and image.rootfs is None):
         return image.module_file
     guest = PurePosixPath(working_dir, program)
     if image.rootfs is not None:
@@ -386,6 +397,7 @@ def run_spec(image: WasmImage, settings: ContainerSettings, name: str) -> RunSpe
         # service names there with DNS over TCP; the runtime answers from the name table.
         dns_servers=(DOCKER_DNS,),
         stdin=settings.stdin,
+        tty=DEFAULT_TTY if settings.tty is None else settings.tty,
         memory_limit=parse_memory(settings.memory_limit),
         name=name,
     )

@@ -145,6 +145,7 @@ def build_image(
         "exposed_ports": ports,
         "labels": labels,
         "rootfs": "rootfs" if rootfs is not None else None,
+        "module_fixed": rootfs is None or bool(wasm_layers),
     }
     (workdir / RECORD).write_text(json.dumps(record, indent=1))
 
@@ -169,5 +170,6 @@ def load_image(image_dir: Path, reference: str, index_digest: str | None = None)
         exposed_ports=tuple(rec["exposed_ports"]),
         labels=dict(rec["labels"]),
         rootfs=image_dir / rec["rootfs"] if rec["rootfs"] else None,
+        module_fixed=rec.get("module_fixed", not rec["rootfs"]),
         index_digest=index_digest,
     )

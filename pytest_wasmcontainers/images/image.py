@@ -46,6 +46,9 @@ class WasmImage:
     rootfs: Path | None = None
     """Unpacked root filesystem, shared and read-only (the runtime gives each container its own
     writable view). None for a plain ``.wasm`` file and for a Wasm artifact (no filesystem)."""
+    module_fixed: bool = False
+    """The module is the program whatever argv says: a Wasm artifact, a runwasi Wasm layer, a plain
+    ``.wasm`` file. With no Entrypoint in the image, ``command`` then gives the arguments after argv[0]."""
     index_digest: str | None = None
     """Digest of the image index (or manifest list) the manifest was chosen from, if any."""
     pull_stats: PullStats | None = field(default=None, compare=False)

@@ -203,6 +203,7 @@ def _wasm_file(path: Path, cache: ImageCache, reference: str, tally: _Tally) -> 
         module_path="/" + path.name,
         module_kind=kind,
         module_digest=digest,
+        module_fixed=True,
     )
 
 

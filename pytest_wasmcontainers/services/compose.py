@@ -29,6 +29,7 @@ CONDITIONS = ("service_started", "service_healthy", "service_completed_successfu
 COMMON_KEYS = {
     "image", "environment", "ports", "command", "entrypoint", "depends_on", "platform", "runtime",
     "expose", "restart", "networks", "container_name", "hostname", "labels", "working_dir", "volumes",
+    "tty",
 }  # fmt: skip
 DOCKER_ONLY_KEYS = {"healthcheck", "user", "tmpfs", "shm_size", "stop_grace_period", "init"}
 IGNORED_KEYS = {"restart", "networks", "container_name", "hostname"}
@@ -57,6 +58,7 @@ class ServiceDef:
     healthcheck: dict[str, Any] | None = None
     labels: dict[str, str] = field(default_factory=dict)
     working_dir: str | None = None
+    tty: bool | None = None
     volumes: dict[Path, tuple[str, str]] = field(default_factory=dict)
     """Bind mounts: host path (absolute) -> (container path, "rw" or "ro")."""
     docker_extra: dict[str, Any] = field(default_factory=dict)
@@ -238,6 +240,12 @@ def _service(path: Path, name: str, spec: Any, variables: Mapping[str, str]) -> 
         else dict(str(item).partition("=")[::2] for item in labels)
     )
     svc.working_dir = spec.get("working_dir")
+    if spec.get("tty") is not None:
+        if not isinstance(spec["tty"], bool):
+            raise ComposeError(f"{where}: tty must be true or false, got {spec['tty']!r}")
+        svc.tty = spec["tty"]
+        if not svc.wasm:
+            svc.docker_extra["tty"] = svc.tty
     svc.volumes = _volumes(spec.get("volumes"), path.parent, where)
     for key in ("user", "tmpfs", "shm_size", "init"):
         if key in spec:
@@ -477,6 +485,7 @@ class ComposeProject:
             ports={p: (h if self.fixed_ports else None) for p, h in svc.ports.items()},
             name=f"{self.name}-{svc.name}",
             working_dir=svc.working_dir,
+            tty=svc.tty,
             volumes={h: (t, m) for h, (t, m) in svc.volumes.items()},
             hosts=self._hosts(svc),
             startup_timeout=self.startup_timeout,

@@ -155,6 +155,7 @@ services:
             "Wasm services have no healthcheck",
         ),
         ("  a:\n    image: '${REQUIRED:?set REQUIRED}'\n", "set REQUIRED"),
+        ("  a:\n    image: x\n    tty: yes please\n", "tty must be true or false"),
     ],
 )
 def test_errors_name_service_and_key(tmp_path, monkeypatch, body, message):

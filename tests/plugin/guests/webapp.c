@@ -4,7 +4,9 @@
  *           GET /crash traps (unreachable)
  *   fail    print an error and exit 3 before listening
  *   idle    print a line and never listen (readiness timeouts)
- *   echo    print its arguments and $GREETING, exit with argv[2] (default 0) */
+ *   echo    print its arguments and $GREETING, exit with argv[2] (default 0)
+ * With $NO_FLUSH set it never calls fflush, like most programs: its lines then reach the log as
+ * libc's buffer fills, unless stdout is a terminal (tty=True), where libc writes each line. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,7 +70,7 @@ static int serve(void) {
     if (delay > 0) delay_ms(delay);
     int listener = listen_on(port);
     printf("webapp: listening on %u\n", port);
-    fflush(stdout);
+    if (!getenv("NO_FLUSH")) fflush(stdout);
     for (;;) {
         int fd = accept(listener, NULL, NULL);
         if (fd < 0) continue;
@@ -88,7 +90,7 @@ static int serve(void) {
             continue;
         }
         printf("webapp: %s %s\n", method, path);
-        fflush(stdout);
+        if (!getenv("NO_FLUSH")) fflush(stdout);
         if (strcmp(path, "/crash") == 0) __builtin_trap();
         char body[700], head[200];
         int blen = snprintf(body, sizeof body, "hello %s %s\n", env_or("GREETING", "world"), path);
