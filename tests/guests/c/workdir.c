@@ -3,7 +3,8 @@
  *    wasi-libc hands relative paths to the root preopen as they are);
  *  - -DRUST_STD: as Rust std's fs does it: chdir is linked (std::env::set_current_dir), so
  *    wasi-libc makes every path absolute against its cwd "/", and each call finds its preopen with
- *    __wasilibc_find_relpath and then calls path_open / path_filestat_get itself (open_parent).
+ *    __wasilibc_find_relpath and then calls path_open / path_filestat_get / fd_readdir itself
+ *    (open_parent, fs::read_dir, fs::write).
  * Prints "read: <data.txt>", "stat: <size>", "dir: <sorted names>", "wrote", "abs: <first line of
  * /etc/motd>", then "done". */
 #include <dirent.h>
@@ -39,6 +40,42 @@ static int read_file(const char *path, char *buf, size_t n) {
     return (int)got;
 }
 
+static __wasi_fd_t open_at(const char *path, __wasi_oflags_t oflags, __wasi_rights_t rights) {
+    char rel[256];
+    int dir = open_parent(path, rel, sizeof rel);
+    __wasi_fd_t fd;
+    if (dir < 0 || __wasi_path_open(dir, __WASI_LOOKUPFLAGS_SYMLINK_FOLLOW, rel, oflags, rights, rights, 0, &fd)) return (__wasi_fd_t)-1;
+    return fd;
+}
+
+static int list_dir(const char *path, char **names, int max) {  /* fs::read_dir: its own fd_readdir */
+    __wasi_fd_t fd = open_at(path, __WASI_OFLAGS_DIRECTORY, __WASI_RIGHTS_FD_READDIR);
+    if (fd == (__wasi_fd_t)-1) return -1;
+    static char buf[4096];
+    __wasi_size_t used = 0;
+    if (__wasi_fd_readdir(fd, (uint8_t *)buf, sizeof buf, 0, &used)) return -1;
+    int n = 0;
+    for (size_t o = 0; o + sizeof(__wasi_dirent_t) <= used && n < max;) {
+        __wasi_dirent_t d;
+        memcpy(&d, buf + o, sizeof d);
+        o += sizeof d;
+        if (buf[o] != '.') names[n++] = strndup(buf + o, d.d_namlen);
+        o += d.d_namlen;
+    }
+    __wasi_fd_close(fd);
+    return n;
+}
+
+static int write_file(const char *path, const char *text) {  /* fs::write */
+    __wasi_fd_t fd = open_at(path, __WASI_OFLAGS_CREAT | __WASI_OFLAGS_TRUNC, __WASI_RIGHTS_FD_WRITE);
+    if (fd == (__wasi_fd_t)-1) return -1;
+    __wasi_ciovec_t v = {(const uint8_t *)text, strlen(text)};
+    __wasi_size_t put;
+    __wasi_fd_write(fd, &v, 1, &put);
+    __wasi_fd_close(fd);
+    return 0;
+}
+
 static long long file_size(const char *path) {
     char rel[256];
     __wasi_filestat_t st;
@@ -60,6 +97,25 @@ static long long file_size(const char *path) {
     struct stat st;
     return stat(path, &st) ? -1 : (long long)st.st_size;
 }
+
+static int list_dir(const char *path, char **names, int max) {
+    DIR *d = opendir(path);
+    if (!d) return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < max)
+        if (e->d_name[0] != '.') names[n++] = strdup(e->d_name);
+    closedir(d);
+    return n;
+}
+
+static int write_file(const char *path, const char *text) {
+    FILE *w = fopen(path, "w");
+    if (!w) return -1;
+    fputs(text, w);
+    fclose(w);
+    return 0;
+}
 #endif
 
 static int cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
@@ -70,22 +126,14 @@ int main(void) {
     buf[strcspn(buf, "\n")] = 0;
     printf("read: %s\n", buf);
     printf("stat: %lld\n", file_size("./data.txt"));
-    DIR *d = opendir(".");
-    if (!d) { printf("FAIL opendir .\n"); return 1; }
     char *names[64];
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) && n < 64)
-        if (e->d_name[0] != '.') names[n++] = strdup(e->d_name);
-    closedir(d);
+    int n = list_dir(".", names, 64);
+    if (n < 0) { printf("FAIL list .\n"); return 1; }
     qsort(names, n, sizeof *names, cmp);
     printf("dir:");
     for (int i = 0; i < n; i++) printf(" %s", names[i]);
     printf("\n");
-    FILE *w = fopen("out.txt", "w");
-    if (!w) { printf("FAIL write out.txt\n"); return 1; }
-    fputs("written\n", w);
-    fclose(w);
+    if (write_file("out.txt", "written\n")) { printf("FAIL write out.txt\n"); return 1; }
     printf("wrote\n");
     if (read_file("/etc/motd", buf, sizeof buf) < 0) { printf("FAIL read /etc/motd\n"); return 1; }
     buf[strcspn(buf, "\n")] = 0;
