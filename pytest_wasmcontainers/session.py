@@ -141,6 +141,7 @@ class WasmSession:
         self._live: list[WasmContainer] = []
         self._runtime: Runtime | None = None
         self._cache: Any = None
+        self._lease: Any = None
         self._lock = threading.RLock()
         self.closed = False
 
@@ -183,7 +184,7 @@ class WasmSession:
             if callback is not None:
                 kwargs["progress"] = callback
             try:
-                pulled: WasmImage = pull(ref, **kwargs)
+                pulled: WasmImage = self._claim(pull(ref, **kwargs), lambda: pull(ref, **kwargs))
             finally:
                 close = getattr(callback, "close", None)
                 if close is not None:
@@ -195,6 +196,20 @@ class WasmSession:
             if self.hooks is not None:
                 self.hooks.image_pulled(pulled, stats)
             return pulled
+
+    def _claim(self, image: WasmImage, again: Callable[[], WasmImage]) -> WasmImage:
+        """Record the image in this session's lease, so ``wasmcontainers prune`` keeps it while we live."""
+        from .images.cache import PRUNE_LOCK
+
+        cache = self.image_cache
+        with cache.lock(PRUNE_LOCK):
+            if not image.module_file.is_file():
+                image = again()  # a prune removed it between the pull and now; prunes wait meanwhile
+            if self._lease is None:
+                self._lease = cache.lease()
+            self._lease.add(image.digest)
+            cache.mark_used(image.digest)
+        return image
 
     # --- containers ----------------------------------------------------------------------------
     @property
@@ -263,11 +278,14 @@ class WasmSession:
                 errors.append(e)
         with self._lock:
             runtime, self._runtime = self._runtime, None
+            lease, self._lease = self._lease, None
             self.closed = True
             self._images.clear()
         if runtime is not None:
             # Releasing wasmtime objects before interpreter exit avoids its shutdown panic.
             runtime.close()
+        if lease is not None:
+            lease.close()
         if errors:
             raise errors[0]
 

@@ -5,6 +5,7 @@ Layout under ``root``::
     blobs/sha256/<hex>     every blob and manifest, verified against its digest before it lands
     images/<hex>/          an unpacked image (image.json, rootfs/, module.wasm), keyed by manifest digest
     refs/<hash>.json       registry reference -> digests, so a cached tag needs no registry request
+    leases/<id>.json       the digests a live session uses, beside <id>.lock, which that session holds
     locks/, tmp/           cross-process locks; partial writes (same filesystem, so renames are atomic)
 
 The runtime keeps ``compiled/`` and ``containers/`` here too (same filesystem, for hardlinks).
@@ -12,23 +13,26 @@ The runtime keeps ``compiled/`` and ``containers/`` here too (same filesystem, f
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import platformdirs
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 from ..errors import DigestMismatchError, ImageError
 
 CACHE_ENV = "WASMCONTAINERS_CACHE_DIR"
 LOCK_TIMEOUT = 1800.0
+PRUNE_LOCK = "prune"
+"""Held by ``wasmcontainers prune`` while it removes, and by a session while it claims an image."""
 
 
 def default_cache_root() -> Path:
@@ -175,3 +179,93 @@ class ImageCache:
         tmp = self.tmp_path("ref")
         tmp.write_text(json.dumps({**record, "reference": reference}, indent=1))
         os.replace(tmp, self._ref_file(reference))
+
+    def refs(self) -> Iterator[dict[str, Any]]:
+        """Every reference record (``reference``, ``digest``, ``index_digest``)."""
+        for path in sorted((self.root / "refs").glob("*.json")):
+            try:
+                data = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue
+            if isinstance(data, dict) and data.get("reference") and data.get("digest"):
+                yield data
+
+    def remove_ref(self, reference: str) -> None:
+        self._ref_file(reference).unlink(missing_ok=True)
+
+    # --- use: when an image was last used, and by which live sessions ------------------------
+    def image_digests(self) -> list[str]:
+        """Manifest digests of every unpacked image."""
+        out = []
+        for d in sorted((self.root / "images").iterdir()):
+            if (d / "image.json").is_file():
+                alg, _, hexpart = d.name.rpartition("-")
+                out.append(f"{alg or 'sha256'}:{hexpart}")
+        return out
+
+    def mark_used(self, manifest_digest: str, at: float | None = None) -> None:
+        """Record a use now (or ``at``, seconds since the epoch): the mtime of the image's record."""
+        # a plain .wasm file has no unpacked image; a pruned one is gone
+        with contextlib.suppress(OSError, ImageError):
+            os.utime(self.image_dir(manifest_digest) / "image.json", None if at is None else (at, at))
+
+    def last_used(self, manifest_digest: str) -> float | None:
+        try:
+            return (self.image_dir(manifest_digest) / "image.json").stat().st_mtime
+        except OSError:
+            return None
+
+    def lease(self) -> Lease:
+        return Lease(self.root / "leases", self.tmp_path)
+
+    def in_use(self, sweep: bool = True) -> dict[str, set[int]]:
+        """Digest -> pids of the live sessions that use it. A lease whose lock can be taken belongs to
+        a dead session (the OS drops a lock when its process dies, even on kill -9): ``sweep`` removes it."""
+        out: dict[str, set[int]] = {}
+        for record in sorted((self.root / "leases").glob("*.json")):
+            lock = FileLock(str(record.with_suffix(".lock")), thread_local=False)
+            try:
+                lock.acquire(timeout=0)
+            except Timeout:
+                try:
+                    data = json.loads(record.read_text())
+                except (OSError, ValueError):
+                    continue
+                for digest in data.get("digests", []):
+                    out.setdefault(digest, set()).add(int(data.get("pid", 0)))
+                continue
+            if sweep:
+                record.unlink(missing_ok=True)
+                record.with_suffix(".lock").unlink(missing_ok=True)
+            lock.release(force=True)
+        return out
+
+
+class Lease:
+    """A live session's claim on the images it uses; ``wasmcontainers prune`` leaves them alone.
+
+    The lock is taken before the record is written and dropped after it is removed, so a record
+    without a held lock always means its session is gone."""
+
+    def __init__(self, directory: Path, tmp_path: Callable[[str], Path]) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        name = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        self.path = directory / f"{name}.json"
+        self._tmp_path = tmp_path
+        self._lock = FileLock(str(directory / f"{name}.lock"), thread_local=False)
+        self._lock.acquire(timeout=0)
+        self.digests: set[str] = set()
+
+    def add(self, digest: str) -> None:
+        if digest in self.digests or not self._lock.is_locked:
+            return
+        self.digests.add(digest)
+        tmp = self._tmp_path("lease")
+        tmp.write_text(json.dumps({"pid": os.getpid(), "digests": sorted(self.digests)}))
+        os.replace(tmp, self.path)
+
+    def close(self) -> None:
+        if self._lock.is_locked:
+            self.path.unlink(missing_ok=True)
+            Path(self._lock.lock_file).unlink(missing_ok=True)
+            self._lock.release(force=True)

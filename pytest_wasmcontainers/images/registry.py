@@ -32,6 +32,28 @@ class _Session(requests.Session):
         return super().request(method, url, *args, **kwargs)
 
 
+def network_cause(err: BaseException) -> str:
+    """A requests error in a few words ("connection refused"), not the reprs of the three urllib3
+    exceptions it wraps; the whole chain stays on the error raised ``from`` it."""
+    if isinstance(err, requests.ConnectTimeout):
+        return f"no connection within {TIMEOUT[0]:g} s"
+    if isinstance(err, requests.ReadTimeout):
+        return f"no answer within {TIMEOUT[1]:g} s"
+    root, seen = err, {id(err)}
+    while True:
+        # requests wraps urllib3's MaxRetryError (in args), whose .reason wraps the socket's OSError.
+        inner = [getattr(root, "reason", None), root.__cause__, *root.args, root.__context__]
+        nxt = next((e for e in inner if isinstance(e, BaseException) and id(e) not in seen), None)
+        if nxt is None:
+            break
+        root = nxt
+        seen.add(id(root))
+    text = str(getattr(root, "strerror", None) or root).strip()
+    text = text.splitlines()[0][:200] if text else type(root).__name__
+    # "Connection refused" -> "connection refused", mid-sentence; "SSL: ..." stays as it is.
+    return text[0].lower() + text[1:] if text[1:2].islower() else text
+
+
 class RegistryClient:
     def __init__(self, ref: Reference, credentials: Credentials | None = None) -> None:
         self.ref = ref
@@ -53,7 +75,7 @@ class RegistryClient:
             "WASMCONTAINERS_INSECURE_REGISTRIES)."
         )
         return RegistryError(
-            f"cannot reach registry {self.ref.registry} at {self.ref.base_url}: {err}. {hint}"
+            f"cannot reach registry {self.ref.registry} at {self.ref.base_url}: {network_cause(err)}. {hint}"
         )
 
     def _auth_error(self, status: int | str) -> RegistryAuthError:
