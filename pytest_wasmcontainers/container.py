@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import ContainerError, ContainerExitedError, StartupTimeoutError, WasmContainersError
 from .runtime.spec import PROXY_PORT, Endpoint, Mount, RunSpec
-from .wait import WaitStrategy, for_ports, last_lines, wait_until_ready
+from .wait import LOG_HEADING, WaitStrategy, for_ports, last_lines, wait_until_ready
 
 if TYPE_CHECKING:
     from .images.image import WasmImage
@@ -166,6 +166,7 @@ class WasmContainer:
         if found is not None:
             return int(found)
         limit = self.startup_timeout if timeout is None else timeout
+        doing = f"waiting for {self.name} to listen on port {container_port}"
         try:
             return int(self._process.wait_for_port(container_port, limit))
         except ContainerExitedError as e:
@@ -174,11 +175,13 @@ class WasmContainer:
                 self._state_message(f"exited (code {code}) before listening on port {container_port}"),
                 exit_code=code,
                 logs=self.logs(),
+                doing=doing,
             ) from e
         except (TimeoutError, StartupTimeoutError) as e:
             raise StartupTimeoutError(
                 self._state_message(f"did not listen on port {container_port} within {limit:g} s"),
                 logs=self.logs(),
+                doing=doing,
             ) from e
 
     def resolve(self, port: int) -> tuple[str, int]:
@@ -213,7 +216,7 @@ class WasmContainer:
         code = self.exit_code
         state = "running" if code is None else f"exited with code {code}"
         err = f" ({self.error})" if self.error is not None else ""
-        return f"{self.description} {what}.\nState: {state}{err}\nLast log lines:\n{last_lines(self.logs())}"
+        return f"{self.description} {what}.\nState: {state}{err}\n{LOG_HEADING}\n{last_lines(self.logs())}"
 
 
 # --- turning settings into a RunSpec ----------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The pytest side: options, ini settings, fixtures, reports. The only module that imports pytest."""
+"""The pytest side: options, ini settings, fixtures, reports. With its ``plugin_*`` modules, the only code
+that imports pytest; their hooks and fixtures are imported here, where pytest looks for them."""
 
 from __future__ import annotations
 
@@ -14,7 +15,19 @@ import pytest
 
 from . import hookspecs
 from .container import ContainerConfigError, ContainerSettings, WasmContainer
-from .errors import ContainerError
+from .errors import WasmContainersError
+from .plugin_docker import (  # noqa: F401  (hooks and fixtures: pytest finds them in this module)
+    DockerContainerFactory,
+    _add_docker_options,
+    _mariadb_image,
+    docker_container_factory,
+    docker_services,
+    mariadb,
+    mariadb_factory,
+    pytest_sessionstart,
+    wasm_compose,
+)
+from .plugin_reports import add_report_options, finish_report, mib, note_doing, summary_lines
 from .session import (
     PULL_POLICIES,
     ImageRecord,
@@ -79,6 +92,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("wasm_cache_dir", "image and compiled-module cache directory", default="")
     parser.addini("wasm_insecure_registries", "registries reached over plain HTTP", type="linelist")
     parser.addini("wasm_startup_timeout", "default container startup timeout in seconds", default="")
+    add_report_options(group)
     _add_docker_options(group)
 
 
@@ -162,7 +176,7 @@ class _PullProgress:
         layer = str(_first(progress, "layer", "digest", "blob") or "")[:19]
         done = _first(progress, "done", "downloaded", "bytes_done", "completed") or 0
         total = _first(progress, "total", "size", "bytes_total")
-        amount = _mib(done) + (f" / {_mib(total)}" if total else "")
+        amount = mib(done) + (f" / {mib(total)}" if total else "")
         self._write(f"wasm pull {self.reference}: {layer} {amount}")
         self.shown = True
 
@@ -188,10 +202,6 @@ def _first(obj: Any, *names: str) -> Any:
         if value is not None:
             return value
     return None
-
-
-def _mib(n: Any) -> str:
-    return f"{float(n) / (1 << 20):.1f} MiB"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -255,57 +265,12 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.write_line(line)
 
 
-def summary_lines(records: list[ImageRecord]) -> Iterator[str]:
-    """Per image: each pull (one per xdist worker) and its containers' times, all workers together."""
-    merged: dict[str, list[ImageRecord]] = {}
-    for r in records:
-        merged.setdefault(r.reference, []).append(r)
-    for ref, group in merged.items():
-        digest = next((r.digest for r in group if r.digest), "")
-        yield f"{ref}  {digest[:19]}"
-        for r in group:
-            if r.pull is not None:
-                hit = {True: "cache hit", False: "downloaded", None: "cache ?"}[r.pull.cache_hit]
-                size = f", {_mib(r.pull.bytes_downloaded)}" if r.pull.bytes_downloaded else ""
-                yield f"  pull {r.pull.seconds:.2f} s ({hit}{size})"
-        count = sum(r.containers for r in group)
-        if count:
-            compile_s = [s for r in group for s in r.compile_seconds]
-            hits = sum(r.compile_hits for r in group)
-            start = [s for r in group for s in r.start_seconds]
-            ready = [s for r in group for s in r.ready_seconds]
-            yield (
-                f"  {count} container(s): compile or cache load {_avg(compile_s)} ({hits}/{count} from cache), "
-                f"start {_avg(start)}, ready {_avg(ready)}"
-            )
-
-
-def _avg(values: list[float]) -> str:
-    if not values:
-        return "-"
-    mean = sum(values) / len(values)
-    return f"{mean:.2f} s" if len(values) == 1 else f"{mean:.2f} s avg, {max(values):.2f} s max"
-
-
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
     outcome = yield
     report: pytest.TestReport = outcome.get_result()
-    if not report.failed:
-        return
-    for container in item.stash.get(CONTAINERS_KEY, []):
-        code = container.exit_code
-        state = "running" if code is None else f"exit code {code}"
-        report.sections.append(
-            (
-                f"wasm container {container.name} ({container.image.reference}, {state})",
-                container.logs() or "(no output)",
-            )
-        )
-    # A container that never became ready is not handed out, but its whole log explains the error.
-    error = call.excinfo.value if call.excinfo is not None else None
-    if isinstance(error, ContainerError) and error.logs:
-        report.sections.append(("wasm container that failed to start", error.logs))
+    if report.failed:
+        finish_report(item, call, report, item.stash.get(CONTAINERS_KEY, []))
 
 
 # --- fixtures -------------------------------------------------------------------------------------
@@ -333,7 +298,13 @@ class ContainerFactory:
         self.containers: list[WasmContainer] = []
 
     def __call__(self, image: str | None = None, **settings: Any) -> WasmContainer:
-        container = self.session.start(_settings(image, settings, "wasm_container_factory"))
+        wanted = _settings(image, settings, "wasm_container_factory")
+        try:
+            container = self.session.start(wanted)
+        except WasmContainersError as e:
+            # start() resolved a logical name in place, so the report names the real reference.
+            note_doing(e, wanted.image or "the default image")
+            raise
         self.containers.append(container)
         if self.on_start is not None:
             self.on_start(container)
@@ -392,283 +363,3 @@ def wasm_container(wasm_container_factory: ContainerFactory, request: pytest.Fix
     except (ContainerConfigError, TypeError) as e:
         pytest.fail(f"usage error: {e}", pytrace=False)
     return wasm_container_factory(settings.image, **{k: getattr(settings, k) for k in kwargs})
-
-
-# --- Docker services and compose ---
-from typing import NoReturn  # noqa: E402
-
-from .errors import DockerUnavailableError, WasmContainersError  # noqa: E402
-from .services import cleanup as _cleanup  # noqa: E402
-from .services import compose as _compose  # noqa: E402
-from .services import docker as _docker  # noqa: E402
-from .services import mariadb as _mariadb  # noqa: E402
-
-REQUIRE_SERVICES_ENV = "WASMCONTAINERS_REQUIRE_SERVICES"
-OVERRIDES_ENV = "WASMCONTAINERS_IMAGE_OVERRIDES"
-DOCKER_KEY = pytest.StashKey["_DockerState"]()
-DOCKER_CONTAINERS_KEY = pytest.StashKey[list[_docker.DockerContainer]]()
-
-
-def _add_docker_options(group: Any) -> None:
-    """Options of the Docker services and compose fixtures."""
-    group.addoption(
-        "--wasm-mariadb-image",
-        default=None,
-        metavar="REF",
-        help=f"image of the mariadb fixtures (default {_mariadb.DEFAULT_IMAGE}). ini: wasm_mariadb_image; "
-        f"env: {_mariadb.IMAGE_ENV}",
-    )
-    group.addoption(
-        "--wasm-compose-image",
-        action="append",
-        default=[],
-        metavar="OLD=NEW",
-        help="run Docker image NEW wherever a compose file or docker_container_factory asks for OLD "
-        "(OLD without a tag matches every tag; repeatable). ini: wasm_compose_images; "
-        f"env: {OVERRIDES_ENV} (comma-separated)",
-    )
-    parser = group.parser
-    if parser is not None:
-        parser.addini("wasm_mariadb_image", "image of the mariadb fixtures", default="")
-        parser.addini("wasm_compose_images", "Docker image overrides OLD=NEW, one a line", type="linelist")
-
-
-def _services_required() -> bool:
-    return os.environ.get(REQUIRE_SERVICES_ENV, "").lower() in ("1", "true", "yes")
-
-
-def _unavailable(reason: str) -> NoReturn:
-    """Skip with the reason; fail instead in CI, where a skipped service test would hide a broken setup."""
-    if _services_required():
-        pytest.fail(
-            f"{reason} ({REQUIRE_SERVICES_ENV} is set, so this is a failure, not a skip)", pytrace=False
-        )
-    pytest.skip(reason)
-
-
-class _DockerState:
-    """Per process (each xdist worker has its own): the Docker client and this session's services."""
-
-    def __init__(self, config: pytest.Config) -> None:
-        self.config = config
-        self.services: _docker.DockerServices | None = None
-        self.error: str | None = None
-        self.current_item: pytest.Item | None = None
-
-    @pytest.hookimpl(hookwrapper=True)
-    def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, Any, None]:
-        self.current_item = item
-        try:
-            yield
-        finally:
-            self.current_item = None
-
-    @pytest.hookimpl(hookwrapper=True)
-    def pytest_runtest_makereport(self, item: pytest.Item) -> Generator[None, Any, None]:
-        """A failed test's report gets the logs of the Docker containers it started."""
-        outcome = yield
-        report: pytest.TestReport = outcome.get_result()
-        if not report.failed:
-            return
-        for c in item.stash.get(DOCKER_CONTAINERS_KEY, []):
-            try:
-                code, logs = c.exit_code, c.logs()
-            except Exception as e:  # the daemon went away: say so rather than hide the test's failure
-                code, logs = None, f"(logs unavailable: {e})"
-            state = "running" if code is None else f"exit code {code}"
-            report.sections.append((f"docker container {c.name} ({c.image}, {state})", logs or "(no output)"))
-
-    def overrides(self) -> dict[str, str]:
-        items = [
-            *self.config.getini("wasm_compose_images"),
-            *os.environ.get(OVERRIDES_ENV, "").replace(",", " ").split(),
-            *self.config.getoption("wasm_compose_image"),
-        ]
-        try:
-            return _docker.parse_overrides(items)
-        except ValueError as e:
-            raise pytest.UsageError(str(e)) from None
-
-    def get(self) -> _docker.DockerServices:
-        if self.services is not None:
-            return self.services
-        if self.error is not None:
-            raise DockerUnavailableError(self.error)
-        try:
-            client = _docker.docker_client()
-        except DockerUnavailableError as e:
-            self.error = str(e)
-            raise
-        on_worker = hasattr(self.config, "workerinput")
-        session = _cleanup.ServiceSession()
-        _cleanup.remove_dead_sessions(client, session)
-        self.services = _docker.DockerServices(
-            client,
-            session,
-            image_overrides=self.overrides(),
-            progress=None if on_worker else lambda ref: _DockerPullProgress(self.config, ref),
-        )
-        self.services.on_start = self.track
-        return self.services
-
-    def track(self, container: _docker.DockerContainer) -> None:
-        if self.current_item is not None:
-            self.current_item.stash.setdefault(DOCKER_CONTAINERS_KEY, []).append(container)
-
-    def close(self) -> None:
-        if self.services is not None:
-            self.services.close()
-            self.services.session.close()
-            self.services = None
-
-
-class _DockerPullProgress:
-    """Feeds Docker's pull events (per layer) to the same progress lines as Wasm pulls."""
-
-    def __init__(self, config: pytest.Config, reference: str) -> None:
-        self.inner = _PullProgress(config, f"docker {reference}")
-
-    def __call__(self, event: Any) -> None:
-        detail = event.get("progressDetail") or {}
-        if detail.get("current"):
-            self.inner(
-                {"layer": event.get("id", ""), "done": detail["current"], "total": detail.get("total")}
-            )
-
-    def close(self) -> None:
-        self.inner.close()
-
-
-def _docker_state(config: pytest.Config) -> _DockerState:
-    state = config.stash.get(DOCKER_KEY, None)
-    if state is None:
-        state = config.stash[DOCKER_KEY] = _DockerState(config)
-    return state
-
-
-def pytest_sessionstart(session: pytest.Session) -> None:
-    """Check the Docker options; remove containers that killed sessions left behind, when a Docker daemon
-    is plainly there."""
-    state = _docker_state(session.config)
-    state.overrides()  # a malformed override is a usage error, at once
-    if not session.config.pluginmanager.is_registered(state):
-        session.config.pluginmanager.register(state, "wasmcontainers-docker")
-    if not (os.environ.get("DOCKER_HOST") or os.path.exists("/var/run/docker.sock")):
-        return
-    try:
-        client = _docker.docker_client(timeout=10)
-        _cleanup.remove_dead_sessions(client)
-    except Exception:  # never break a session over housekeeping
-        return
-
-
-@pytest.fixture(scope="session")
-def docker_services(pytestconfig: pytest.Config) -> Iterator[_docker.DockerServices]:
-    """The session's Docker side (skips, or fails under WASMCONTAINERS_REQUIRE_SERVICES=1, without Docker).
-    Containers it starts carry the session's labels and are all removed when the session ends."""
-    state = _docker_state(pytestconfig)
-    try:
-        services = state.get()
-    except DockerUnavailableError as e:
-        _unavailable(f"Docker is not available: {e}")
-    try:
-        yield services
-    finally:
-        state.close()
-
-
-class DockerContainerFactory:
-    """``docker_container_factory(image, env=..., ports=..., wait=..., healthcheck=...)``."""
-
-    def __init__(self, services: _docker.DockerServices) -> None:
-        self.services = services
-        self.containers: list[_docker.DockerContainer] = []
-
-    def __call__(self, image: str, **settings: Any) -> _docker.DockerContainer:
-        container = self.services.start(image, **settings)
-        self.containers.append(container)
-        return container
-
-    def stop_all(self) -> None:
-        for c in reversed(self.containers):
-            self.services.stop(c)
-        self.containers.clear()
-
-
-@pytest.fixture
-def docker_container_factory(docker_services: _docker.DockerServices) -> Iterator[DockerContainerFactory]:
-    """Start ordinary Docker containers (ports published on 127.0.0.1); removed when the test ends."""
-    factory = DockerContainerFactory(docker_services)
-    try:
-        yield factory
-    finally:
-        factory.stop_all()
-
-
-def _mariadb_image(config: pytest.Config) -> str:
-    return (
-        _setting(config, "wasm_mariadb_image", "wasm_mariadb_image", _mariadb.IMAGE_ENV)
-        or _mariadb.DEFAULT_IMAGE
-    )
-
-
-@pytest.fixture
-def mariadb_factory(
-    docker_services: _docker.DockerServices, pytestconfig: pytest.Config
-) -> Iterator[Callable[..., _mariadb.MariaDB]]:
-    """``mariadb_factory(root_password=, database=, user=, password=, image=)`` -> a MariaDB ready for a
-    login as ``user``; removed when the test ends."""
-    started: list[_mariadb.MariaDB] = []
-
-    def start(**settings: Any) -> _mariadb.MariaDB:
-        settings.setdefault("image", _mariadb_image(pytestconfig))
-        db = _mariadb.start_mariadb(docker_services, **settings)
-        started.append(db)
-        return db
-
-    try:
-        yield start
-    finally:
-        for db in reversed(started):
-            docker_services.stop(db.container)
-
-
-@pytest.fixture
-def mariadb(mariadb_factory: Callable[..., _mariadb.MariaDB]) -> _mariadb.MariaDB:
-    """A MariaDB with database ``test``, user ``test``/``test`` (root password ``root``); ``mariadb.url()``."""
-    return mariadb_factory()
-
-
-@pytest.fixture
-def wasm_compose(
-    request: pytest.FixtureRequest, wasm_session: WasmSession, pytestconfig: pytest.Config
-) -> Iterator[Callable[..., _compose.ComposeProject]]:
-    """``wasm_compose(path, fixed_ports=False, startup_timeout=120)`` starts a compose project (Wasm services
-    here, the others on Docker) and returns it; every project is torn down when the test ends."""
-    projects: list[_compose.ComposeProject] = []
-    state = _docker_state(pytestconfig)
-
-    def docker() -> _docker.DockerServices:
-        # Only a project with Docker services asks, so a Wasm-only project runs without Docker.
-        services: _docker.DockerServices = request.getfixturevalue("docker_services")
-        return services
-
-    def up(path: str | Path, **options: Any) -> _compose.ComposeProject:
-        compose_file = _compose.load_compose(path)
-        project = _compose.ComposeProject(
-            compose_file, docker=docker, wasm=wasm_session, image_overrides=state.overrides(), **options
-        )
-        projects.append(project)
-        return project.up()
-
-    try:
-        yield up
-    finally:
-        errors: list[WasmContainersError | Exception] = []
-        for project in reversed(projects):
-            try:
-                project.down()
-            except Exception as e:
-                errors.append(e)
-        if errors:
-            raise errors[0]

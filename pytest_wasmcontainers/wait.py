@@ -17,6 +17,8 @@ import requests
 from .errors import ContainerExitedError, StartupTimeoutError
 
 LOG_TAIL_LINES = 30
+LOG_HEADING = "Last log lines:"
+"""Starts the log tail of container error messages (failure reports cut it shorter)."""
 POLL_INTERVAL = 0.05
 
 
@@ -365,7 +367,7 @@ def last_lines(text: str, n: int = LOG_TAIL_LINES) -> str:
 def _message(target: Target, what: str) -> str:
     code = target.exit_code
     state = "running" if code is None else f"exited with code {code}"
-    return f"{target.description} {what}.\nState: {state}\nLast log lines:\n{last_lines(target.logs())}"
+    return f"{target.description} {what}.\nState: {state}\n{LOG_HEADING}\n{last_lines(target.logs())}"
 
 
 def _why(strategy: WaitStrategy) -> str:

@@ -132,7 +132,8 @@ def test_error_paths(pytester: pytest.Pytester, run, webapp_image: str, registry
             wasm_container_factory("{registry.host}/plugin/missing:1")
         """
     )
-    result, report = run("--wasm-image", f"app={webapp_image}", "--tb=short")
+    # --wasm-traceback: the classic report (test_error_reports.py checks the short one)
+    result, report = run("--wasm-image", f"app={webapp_image}", "--tb=short", "--wasm-traceback")
     result.assert_outcomes(failed=2, errors=1)
     out = result.stdout.str()
     assert "ContainerExitedError: wasm container" in out
