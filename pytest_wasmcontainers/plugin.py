@@ -19,15 +19,21 @@ from .errors import WasmContainersError
 from .plugin_docker import (  # noqa: F401  (hooks and fixtures: pytest finds them in this module)
     DockerContainerFactory,
     _add_docker_options,
-    _mariadb_image,
     docker_container_factory,
     docker_services,
-    mariadb,
-    mariadb_factory,
-    pytest_sessionstart,
-    wasm_compose,
+    docker_sessionstart,
 )
 from .plugin_reports import add_report_options, finish_report, mib, note_doing, summary_lines
+from .plugin_services import (  # noqa: F401  (likewise)
+    _mariadb_image,
+    add_backend_options,
+    describe_backend,
+    local_services,
+    local_sessionstart,
+    mariadb,
+    mariadb_factory,
+    wasm_compose,
+)
 from .session import (
     PULL_POLICIES,
     ImageRecord,
@@ -94,6 +100,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("wasm_startup_timeout", "default container startup timeout in seconds", default="")
     add_report_options(group)
     _add_docker_options(group)
+    add_backend_options(group)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Check the services options; stop what killed sessions left behind (containers, local servers)."""
+    docker_sessionstart(session)
+    local_sessionstart(session)
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    """Which backend the MariaDB fixtures take, once per run (not per xdist worker)."""
+    if hasattr(config, "workerinput"):
+        return None
+    return describe_backend(config)
 
 
 def _setting(config: pytest.Config, option: str, ini: str, env: str) -> str:

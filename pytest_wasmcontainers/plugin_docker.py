@@ -1,4 +1,4 @@
-"""The Docker side of the plugin: options, the Docker services and compose fixtures, their reports.
+"""The Docker side of the plugin: options, the Docker services fixtures, their reports.
 
 Split from ``plugin.py`` (which re-exports every hook and fixture, so pytest finds them there).
 """
@@ -6,23 +6,21 @@ Split from ``plugin.py`` (which re-exports every hook and fixture, so pytest fin
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Generator, Iterator
-from pathlib import Path
+from collections.abc import Generator, Iterator
 from typing import Any, NoReturn
 
 import pytest
 
-from .errors import DockerUnavailableError, WasmContainersError
+from .errors import DockerUnavailableError
 from .services import cleanup as _cleanup
-from .services import compose as _compose
 from .services import docker as _docker
 from .services import mariadb as _mariadb
-from .session import WasmSession
 
 REQUIRE_SERVICES_ENV = "WASMCONTAINERS_REQUIRE_SERVICES"
 OVERRIDES_ENV = "WASMCONTAINERS_IMAGE_OVERRIDES"
 DOCKER_KEY = pytest.StashKey["_DockerState"]()
-DOCKER_CONTAINERS_KEY = pytest.StashKey[list[_docker.DockerContainer]]()
+DOCKER_CONTAINERS_KEY = pytest.StashKey[list[Any]]()
+"""A test's Docker containers and local servers, for its failure report."""
 
 
 def _add_docker_options(group: Any) -> None:
@@ -92,7 +90,8 @@ class _DockerState:
             except Exception as e:  # the daemon went away: say so rather than hide the test's failure
                 code, logs = None, f"(logs unavailable: {e})"
             state = "running" if code is None else f"exit code {code}"
-            report.sections.append((f"docker container {c.name} ({c.image}, {state})", logs or "(no output)"))
+            kind = "docker container" if isinstance(c, _docker.DockerContainer) else "local server"
+            report.sections.append((f"{kind} {c.name} ({c.image}, {state})", logs or "(no output)"))
 
     def overrides(self) -> dict[str, str]:
         items = [
@@ -127,7 +126,7 @@ class _DockerState:
         self.services.on_start = self.track
         return self.services
 
-    def track(self, container: _docker.DockerContainer) -> None:
+    def track(self, container: Any) -> None:
         if self.current_item is not None:
             self.current_item.stash.setdefault(DOCKER_CONTAINERS_KEY, []).append(container)
 
@@ -164,7 +163,7 @@ def _docker_state(config: pytest.Config) -> _DockerState:
     return state
 
 
-def pytest_sessionstart(session: pytest.Session) -> None:
+def docker_sessionstart(session: pytest.Session) -> None:
     """Check the Docker options; remove containers that killed sessions left behind, when a Docker daemon
     is plainly there."""
     state = _docker_state(session.config)
@@ -221,74 +220,3 @@ def docker_container_factory(docker_services: _docker.DockerServices) -> Iterato
         yield factory
     finally:
         factory.stop_all()
-
-
-def _mariadb_image(config: pytest.Config) -> str:
-    from .plugin import _setting  # here: plugin.py imports this module at its top
-
-    return (
-        _setting(config, "wasm_mariadb_image", "wasm_mariadb_image", _mariadb.IMAGE_ENV)
-        or _mariadb.DEFAULT_IMAGE
-    )
-
-
-@pytest.fixture
-def mariadb_factory(
-    docker_services: _docker.DockerServices, pytestconfig: pytest.Config
-) -> Iterator[Callable[..., _mariadb.MariaDB]]:
-    """``mariadb_factory(root_password=, database=, user=, password=, image=)`` -> a MariaDB ready for a
-    login as ``user``; removed when the test ends."""
-    started: list[_mariadb.MariaDB] = []
-
-    def start(**settings: Any) -> _mariadb.MariaDB:
-        settings.setdefault("image", _mariadb_image(pytestconfig))
-        db = _mariadb.start_mariadb(docker_services, **settings)
-        started.append(db)
-        return db
-
-    try:
-        yield start
-    finally:
-        for db in reversed(started):
-            docker_services.stop(db.container)
-
-
-@pytest.fixture
-def mariadb(mariadb_factory: Callable[..., _mariadb.MariaDB]) -> _mariadb.MariaDB:
-    """A MariaDB with database ``test``, user ``test``/``test`` (root password ``root``); ``mariadb.url()``."""
-    return mariadb_factory()
-
-
-@pytest.fixture
-def wasm_compose(
-    request: pytest.FixtureRequest, wasm_session: WasmSession, pytestconfig: pytest.Config
-) -> Iterator[Callable[..., _compose.ComposeProject]]:
-    """``wasm_compose(path, fixed_ports=False, startup_timeout=120)`` starts a compose project (Wasm services
-    here, the others on Docker) and returns it; every project is torn down when the test ends."""
-    projects: list[_compose.ComposeProject] = []
-    state = _docker_state(pytestconfig)
-
-    def docker() -> _docker.DockerServices:
-        # Only a project with Docker services asks, so a Wasm-only project runs without Docker.
-        services: _docker.DockerServices = request.getfixturevalue("docker_services")
-        return services
-
-    def up(path: str | Path, **options: Any) -> _compose.ComposeProject:
-        compose_file = _compose.load_compose(path)
-        project = _compose.ComposeProject(
-            compose_file, docker=docker, wasm=wasm_session, image_overrides=state.overrides(), **options
-        )
-        projects.append(project)
-        return project.up()
-
-    try:
-        yield up
-    finally:
-        errors: list[WasmContainersError | Exception] = []
-        for project in reversed(projects):
-            try:
-                project.down()
-            except Exception as e:
-                errors.append(e)
-        if errors:
-            raise errors[0]

@@ -1,5 +1,7 @@
 """Run a docker-compose.yml: Wasm services on the embedded runtime, the others on Docker.
 
+With a ``local`` backend, MariaDB/MySQL services run as local server processes instead (no Docker).
+
 A service is a Wasm service when it says ``platform: wasi/...`` or ``runtime: io.containerd.<wasm shim>``
 (wasmedge, wasmtime, spin, slight, wws, lunatic, wasmer, wamr). Wasm services reach the other services by
 their names through the runtime's name table. Host ports in ``ports:`` are ignored unless asked for
@@ -23,6 +25,9 @@ from ..errors import ComposeError, ContainerError
 from ..wait import WaitStrategy, for_exit
 from .docker import DockerContainer, DockerServices, resolve_image
 from .healthcheck import docker_healthcheck
+from .local import PORT as LOCAL_PORT
+from .local import LocalServer, LocalServices
+from .mariadb import for_mysql_login, settings_from_env
 
 WASM_SHIMS = ("wasmedge", "wasmtime", "spin", "slight", "wws", "lunatic", "wasmer", "wamr")
 CONDITIONS = ("service_started", "service_healthy", "service_completed_successfully")
@@ -372,7 +377,15 @@ class _ServiceEndpoint:
         return "127.0.0.1", handle.host_port(port)
 
 
-Handle = DockerContainer | WasmContainer
+Handle = DockerContainer | WasmContainer | LocalServer
+MYSQL_IMAGES = {"mariadb", "mysql", "mysql-server", "percona", "percona-server"}
+
+
+def is_mysql_image(image: str) -> bool:
+    """``mariadb:10.9``, ``docker.io/library/mysql:8``, ``localhost/mariadb:ci`` ...: a server that the
+    process backend can run from the machine's own binaries."""
+    repo = re.sub(r"(@sha256:[0-9a-f]+|:[^:/]+)$", "", image.strip())
+    return repo.rsplit("/", 1)[-1].lower() in MYSQL_IMAGES
 
 
 class ComposeProject:
@@ -384,6 +397,7 @@ class ComposeProject:
         *,
         docker: Callable[[], DockerServices] | None,
         wasm: WasmStarter | None,
+        local: Callable[[], LocalServices | None] | None = None,
         image_overrides: Mapping[str, str] | None = None,
         fixed_ports: bool = False,
         startup_timeout: float = 120.0,
@@ -392,6 +406,8 @@ class ComposeProject:
         self.name = compose.name
         self._docker_factory = docker
         self._docker: DockerServices | None = None
+        self._local_factory = local
+        self._local: LocalServices | None = None
         self._wasm = wasm
         self.image_overrides = dict(image_overrides or {})
         self.fixed_ports = fixed_ports
@@ -433,7 +449,12 @@ class ComposeProject:
                 svc = self.compose.services[name]
                 for dep, condition in svc.depends_on.items():
                     self._await_condition(svc, dep, condition)
-                handle = self._start_wasm(svc) if svc.wasm else self._start_docker(svc)
+                if svc.wasm:
+                    handle: Handle = self._start_wasm(svc)
+                elif self._runs_locally(svc):
+                    handle = self._start_local(svc)
+                else:
+                    handle = self._start_docker(svc)
                 with self._cond:
                     self._handles[name] = handle
                     self._order.append(name)
@@ -493,6 +514,34 @@ class ComposeProject:
         )
         return self._wasm.start(settings)
 
+    def _runs_locally(self, svc: ServiceDef) -> bool:
+        if self._local_factory is None or not (is_mysql_image(svc.image) or is_mysql_image(self._image(svc))):
+            return False
+        if self._local is None:
+            self._local = self._local_factory()
+        return self._local is not None
+
+    def _start_local(self, svc: ServiceDef) -> LocalServer:
+        """A MariaDB/MySQL service as a local server: the image's environment settings, its first port
+        fixed when ``fixed_ports`` asks, ready (and "healthy") once its user can log in."""
+        assert self._local is not None
+        try:
+            root_password, database, user, password = settings_from_env(svc.environment)
+        except ValueError as e:
+            raise ComposeError(f"{self.compose.path}: service {svc.name!r}: {e}") from None
+        fixed = [h for p, h in svc.ports.items() if p == LOCAL_PORT and h] if self.fixed_ports else []
+        login_user, login_pw = (user, password) if user else ("root", root_password)
+        return self._local.start_mariadb(
+            root_password=root_password,
+            database=database,
+            user=user,
+            password=password,
+            wait=for_mysql_login(login_user, login_pw, database or None),
+            port=fixed[0] if fixed else None,
+            name=f"{self.name}-{svc.name}",
+            startup_timeout=self.startup_timeout,
+        )
+
     def _start_docker(self, svc: ServiceDef) -> DockerContainer:
         if self._docker is None:
             if self._docker_factory is None:
@@ -538,6 +587,8 @@ class ComposeProject:
             try:
                 if isinstance(handle, DockerContainer) and self._docker is not None:
                     self._docker.stop(handle)
+                elif isinstance(handle, LocalServer) and self._local is not None:
+                    self._local.stop(handle)
                 elif isinstance(handle, WasmContainer) and self._wasm is not None:
                     self._wasm.stop(handle)
             except Exception as e:

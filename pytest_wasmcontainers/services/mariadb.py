@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 from ..wait import WaitStrategy, for_callable
 from .docker import DockerContainer, DockerServices
+from .local import LocalServer, LocalServices
 from .mysql_login import mysql_login
 
 DEFAULT_IMAGE = "mariadb:10.11"
@@ -27,6 +28,23 @@ def mariadb_env(root_password: str, database: str, user: str, password: str) -> 
     if user and user != "root":  # the images refuse to create "root" a second time
         env.update(USER=user, PASSWORD=password)
     return {f"{prefix}_{k}": v for prefix in ("MARIADB", "MYSQL") for k, v in env.items() if v}
+
+
+def settings_from_env(env: Mapping[str, str]) -> tuple[str, str, str, str]:
+    """Root password, database, user and password as the images read them: ``MARIADB_*`` first, then
+    ``MYSQL_*``."""
+
+    def get(key: str) -> str:
+        return env.get(f"MARIADB_{key}") or env.get(f"MYSQL_{key}") or ""
+
+    root_password = get("ROOT_PASSWORD")
+    if not root_password:
+        raise ValueError(
+            "MariaDB needs a root password: set MARIADB_ROOT_PASSWORD or MYSQL_ROOT_PASSWORD "
+            "(an empty or random root password is not supported on the process backend)"
+        )
+    user = get("USER")
+    return root_password, get("DATABASE"), user, get("PASSWORD") if user else ""
 
 
 def for_mysql_login(user: str, password: str, database: str | None = None) -> WaitStrategy:
@@ -49,9 +67,10 @@ def for_mysql_login(user: str, password: str, database: str | None = None) -> Wa
 
 @dataclass
 class MariaDB:
-    """A running MariaDB/MySQL container and the credentials it was started with."""
+    """A running MariaDB/MySQL (a Docker container or a local server process) and the credentials it was
+    started with."""
 
-    container: DockerContainer
+    container: DockerContainer | LocalServer
     root_password: str
     database: str
     user: str
@@ -81,9 +100,14 @@ class MariaDB:
     def stop(self) -> int | None:
         return self.container.stop()
 
+    @property
+    def backend(self) -> str:
+        """``docker`` or ``process``."""
+        return "process" if isinstance(self.container, LocalServer) else "docker"
+
 
 def start_mariadb(
-    services: DockerServices,
+    services: DockerServices | LocalServices,
     *,
     image: str | None = None,
     root_password: str = "root",
@@ -96,17 +120,45 @@ def start_mariadb(
     **docker_kwargs: Any,
 ) -> MariaDB:
     """Start MariaDB (``image`` default: ``$WASMCONTAINERS_MARIADB_IMAGE`` or ``mariadb:10.11``) and
-    return it once ``user`` can log in. ``port`` fixes the host port (default: a free one)."""
+    return it once ``user`` can log in. ``port`` fixes the host port (default: a free one).
+
+    On ``LocalServices`` the machine's own server runs instead of an image; ``env`` may carry the
+    images' ``MARIADB_*``/``MYSQL_*`` settings there too, and Docker-only settings are refused."""
     if not root_password:
         raise ValueError("root_password must not be empty (the images refuse to start without one)")
-    login_user, login_pw = (user, password) if user else ("root", root_password)
     environment = mariadb_env(root_password, database, user, password)
     environment.update(env or {})
+    # A setting given in env wins over the keyword's default in both spellings (the images read MARIADB_*
+    # first, so a MYSQL_* one alone would otherwise lose to the default MARIADB_* one).
+    for key in ("ROOT_PASSWORD", "DATABASE", "USER", "PASSWORD"):
+        given = (env or {}).get(f"MARIADB_{key}", (env or {}).get(f"MYSQL_{key}"))
+        if given is not None:
+            environment[f"MARIADB_{key}"] = environment[f"MYSQL_{key}"] = given
+    if isinstance(services, LocalServices):
+        if docker_kwargs:
+            raise ValueError(
+                f"{', '.join(sorted(docker_kwargs))}: Docker settings, but MariaDB runs as a local process "
+                "here (--wasm-services-backend process); drop them or use the docker backend"
+            )
+        root_password, database, user, password = settings_from_env(environment)
+    login_user, login_pw = (user, password) if user else ("root", root_password)
+    wait = for_mysql_login(login_user, login_pw, database or None)
+    if isinstance(services, LocalServices):
+        server = services.start_mariadb(
+            root_password=root_password,
+            database=database,
+            user=user,
+            password=password,
+            wait=wait,
+            port=port,
+            startup_timeout=startup_timeout,
+        )
+        return MariaDB(server, root_password, database, user or "root", password if user else root_password)
     container = services.start(
         image or default_image(),
         env=environment,
         ports={PORT: port},
-        wait=for_mysql_login(login_user, login_pw, database or None),
+        wait=wait,
         startup_timeout=startup_timeout,
         **docker_kwargs,
     )

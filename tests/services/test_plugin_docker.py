@@ -17,6 +17,8 @@ def test_db(mariadb):
 def no_docker(monkeypatch, tmp_path):
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/absent.sock")
     monkeypatch.delenv("WASMCONTAINERS_REQUIRE_SERVICES", raising=False)
+    # auto would run MariaDB as a local process where mariadbd is installed (tests/services/test_local.py)
+    monkeypatch.setenv("WASMCONTAINERS_SERVICES_BACKEND", "docker")
 
 
 def test_skips_with_the_reason_without_docker(pytester, no_docker, tmp_path):
