@@ -10,6 +10,7 @@ Arguments arrive unsigned (pointers above 2 GiB stay positive).
 from __future__ import annotations
 
 import ctypes
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +23,22 @@ _Callback = ffi.wasmtime_func_unchecked_callback_t
 # function should be called (or still exist).
 _NO_FINALIZER = ffi._wasmtime_linker_define_func_unchecked.argtypes[8]()
 _U32, _U64 = 0xFFFFFFFF, 0xFFFFFFFFFFFFFFFF
+_SIGNATURES: weakref.WeakKeyDictionary[wasmtime.FuncType, tuple[tuple[bool, ...], bool]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def signature(ftype: wasmtime.FuncType) -> tuple[tuple[bool, ...], bool]:
+    """Which parameters are i64, and whether it returns an i32 (errno). Read once per type: walking
+    wasmtime-py's types costs ~40 us per function, ~0.5 ms per container start."""
+    found = _SIGNATURES.get(ftype)
+    if found is None:
+        params = [str(p) for p in ftype.params]
+        returns = [str(r) for r in ftype.results]  # an errno, or nothing (crate 0.1-0.3's sock_close)
+        if any(p not in ("i32", "i64") for p in params) or returns not in (["i32"], []):
+            raise wasmtime.WasmtimeError(f"unexpected signature {ftype.params} -> {ftype.results}")
+        found = _SIGNATURES[ftype] = (tuple(p == "i64" for p in params), bool(returns))
+    return found
 
 
 def define(
@@ -33,13 +50,11 @@ def define(
     on_error: Callable[[BaseException], None],
 ) -> Any:
     """Define ``impl(caller, *args) -> int`` as ``module.name``; return the callback to keep alive."""
-    wide = [str(p) == "i64" for p in ftype.params]
+    try:
+        wide, returns = signature(ftype)
+    except wasmtime.WasmtimeError as e:
+        raise wasmtime.WasmtimeError(f"{module}.{name}: {e}") from None
     count = len(wide)
-    returns = [str(r) for r in ftype.results]  # an errno, or nothing (crate 0.1-0.3's sock_close)
-    if any(str(p) not in ("i32", "i64") for p in ftype.params) or returns not in (["i32"], []):
-        raise wasmtime.WasmtimeError(
-            f"{module}.{name}: unexpected signature {ftype.params} -> {ftype.results}"
-        )
 
     def callback(_env: Any, caller_ptr: Any, values: Any, _n: int) -> int:
         caller = Caller(caller_ptr)

@@ -337,6 +337,8 @@ class Runtime(ComponentStarts):
             procs = list(self._processes)
         for proc in procs:
             proc.stop()
+        for proc in procs:
+            proc.join(5.0)  # a stopped guest's thread may still be removing its scratch dir
         self.modules.clear_memory()
         with self._lock:
             self._module_facts.clear()
@@ -374,7 +376,7 @@ def _remove_orphans(scratch_root: Path) -> None:
 
 def _bind(func: Any, ftype: wasmtime.FuncType) -> Callable[..., int]:
     """A forwarder, called with the ``Caller`` of the host call it serves (same store)."""
-    wide = [str(p) == "i64" for p in ftype.params]
+    wide = hostfunc.signature(ftype)[0]
 
     def call(caller: Any, *args: int) -> int:
         return int(func(caller, *(hostfunc.signed(a, w) for a, w in zip(args, wide, strict=False))))
