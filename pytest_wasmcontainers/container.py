@@ -203,9 +203,10 @@ class WasmContainer:
             )
         return int(code)
 
-    def stop(self) -> int:
-        """Stop the guest (if still running) and return its exit code (137 when it had to be killed)."""
-        return int(self._process.stop())
+    def stop(self, *, wait_cleanup: bool = True) -> int:
+        """Stop the guest (if still running) and return its exit code (137 when it had to be killed).
+        ``wait_cleanup=False``: return before its scratch dir is removed (the session waits at close)."""
+        return int(self._process.stop(wait_cleanup=wait_cleanup))
 
     @property
     def error(self) -> str | None:

@@ -334,7 +334,9 @@ class ContainerFactory:
         errors = []
         for container in reversed(self.containers):
             try:
-                self.session.stop(container)
+                # Ports and logs are final at once; the scratch dir goes on the guest's thread (a
+                # third of a stop), and the session waits for it at its end.
+                self.session.stop(container, wait_cleanup=False)
             except Exception as e:
                 errors.append(e)
         self.containers.clear()

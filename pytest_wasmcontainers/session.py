@@ -253,13 +253,14 @@ class WasmSession:
                 raise
         return container
 
-    def stop(self, container: WasmContainer) -> int | None:
-        """Stop a container started here (once) and tell the hooks. Returns its exit code."""
+    def stop(self, container: WasmContainer, *, wait_cleanup: bool = True) -> int | None:
+        """Stop a container started here (once) and tell the hooks. Returns its exit code.
+        ``wait_cleanup=False`` leaves the removal of its scratch dir to its thread (see ``close``)."""
         with self._lock:
             if container not in self._live:
                 return container.exit_code
             self._live.remove(container)
-        code: int | None = container.stop()
+        code: int | None = container.stop(wait_cleanup=wait_cleanup)
         if self.hooks is not None:
             self.hooks.stopped(container, code, container.logs())
         return code

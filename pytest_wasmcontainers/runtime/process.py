@@ -57,6 +57,8 @@ class WasmProcess:
         self._stopping = False
         self._host_failure: str | None = None
         self._done = threading.Event()
+        self._defer_rmtree = False
+        """Remove the scratch dir after publishing the exit (``stop(wait_cleanup=False)``)."""
         self._thread: threading.Thread | None = None
         # set by the runtime before run(): dropped at the end so no wasmtime object outlives the guest
         self._store: wasmtime.Store | None = None
@@ -104,13 +106,21 @@ class WasmProcess:
         if message:
             self._log.stderr.append(f"[wasmcontainers] {message}\n".encode())
             self._log.combined.append(f"[wasmcontainers] {message}\n".encode())
+        deferred = False
         try:
             self._cleanup()
+            deferred = self._defer_rmtree
+            if not deferred:
+                shutil.rmtree(self._scratch, ignore_errors=True)
         finally:  # whatever happens in cleanup, waiters learn the exit and the runtime its end
             self.exit_code = code
             self._done.set()
             self._ports.wake()
-            self._on_exit(self)
+            try:
+                if deferred:  # stop(wait_cleanup=False): a third of a stop's time, now off its path
+                    shutil.rmtree(self._scratch, ignore_errors=True)
+            finally:
+                self._on_exit(self)
 
     def _call_entry(self) -> int:
         """Run the guest to its end; its exit code (a trap raises)."""
@@ -142,8 +152,6 @@ class WasmProcess:
         self._keep = []
         for close in self._closers:
             close()
-
-        shutil.rmtree(self._scratch, ignore_errors=True)
 
     def _host_error(self, exc: BaseException) -> None:
         # keep text only: the exception's traceback would keep the store (and its pipes) alive
@@ -216,8 +224,13 @@ class WasmProcess:
         self._done.wait(timeout)
         return self.exit_code
 
-    def stop(self, timeout: float = 5.0) -> int:
-        """End the guest now (blocked or spinning); 137 unless it had already exited."""
+    def stop(self, timeout: float = 5.0, *, wait_cleanup: bool = True) -> int:
+        """End the guest now (blocked or spinning); 137 unless it had already exited.
+
+        Its sockets, ports and log are final on return. ``wait_cleanup=False`` returns before its
+        scratch dir is removed (the thread does that next; ``Runtime.close`` waits for it)."""
+        if not wait_cleanup:
+            self._defer_rmtree = True
         if not self._done.is_set():
             # A blocked host call wakes with EINTR and advances the epoch as it returns (see
             # runtime._errnos), so the guest traps there. One that is running is not trapped at
@@ -227,15 +240,17 @@ class WasmProcess:
             self._stop_event.set()
             self._ports.wake()
         t0 = time.perf_counter()
+        end = time.monotonic() + timeout
         if self._thread is not None:
-            end = time.monotonic() + timeout
             while True:
-                self._thread.join(max(0.0, min(RETRY, end - time.monotonic())))
-                if not self._thread.is_alive() or time.monotonic() >= end:
+                self._done.wait(max(0.0, min(RETRY, end - time.monotonic())))
+                if self._done.is_set() or time.monotonic() >= end:
                     break
                 self._interrupt()  # a deadline callback that ran meanwhile may have moved past it
+        if wait_cleanup and self._done.is_set():
+            self.join(max(0.0, end - time.monotonic()) if self._thread is not None else None)
         self.timings.setdefault("stop_s", time.perf_counter() - t0)
-        if self._thread is not None and self._thread.is_alive():
+        if self._thread is not None and not self._done.is_set():
             self.error = (
                 f"the guest did not stop within {timeout:g}s (blocked in a host call that cannot be "
                 "interrupted); its thread is left running as a daemon"
@@ -243,6 +258,11 @@ class WasmProcess:
             return EXIT_KILLED
         assert self.exit_code is not None
         return self.exit_code
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the guest's thread to finish its cleanup (its scratch dir removed)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
 
     def __repr__(self) -> str:
         state = "running" if self.running else f"exited({self.exit_code})"
