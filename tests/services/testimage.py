@@ -84,10 +84,10 @@ def testapp_image(client: Any) -> str:
             tmp = tarfile.TarInfo("tmp")
             tmp.type, tmp.mode = tarfile.DIRTYPE, 0o1777
             tar.addfile(tmp)
+        # The tag inside repo: Podman's compat import ignores a separate tag= (it tags "latest").
         client.api.import_image_from_data(
             buf.getvalue(),
-            repository=REPO,
-            tag=tag,
+            repository=ref,
             changes=['ENTRYPOINT ["/testapp"]', 'CMD ["serve"]', "EXPOSE 8080"],
         )
     return ref
