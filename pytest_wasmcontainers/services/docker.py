@@ -21,6 +21,13 @@ from ..container import WaitTimeoutError
 from ..errors import ContainerError, ContainerExitedError, DockerUnavailableError, ImageNotFoundError
 from ..wait import WaitStrategy, all_of, for_ports, last_lines, wait_until_ready
 from .cleanup import ServiceSession, remove_session_containers
+from .health_runner import (
+    HealthRunner,
+    engine_runs_healthchecks,
+    for_docker_health,
+    healthcheck_config,
+    stalled,
+)
 from .healthcheck import docker_healthcheck
 
 DEFAULT_STARTUP_TIMEOUT = 60.0
@@ -69,6 +76,8 @@ class DockerContainer:
         self._final_code: int | None = None
         self._published: dict[str, int] = {}
         self.removed = False
+        self._created = time.monotonic()
+        self._runner: HealthRunner | None = None
 
     def __repr__(self) -> str:
         return f"<DockerContainer {self.name!r} {self.image}>"
@@ -100,11 +109,32 @@ class DockerContainer:
     @property
     def health(self) -> str | None:
         """``starting``, ``healthy`` or ``unhealthy``; None without a healthcheck."""
-        health = self._state().get("Health")
+        health = self._health()
         return str(health["Status"]) if health else None
 
+    def _health(self) -> dict[str, Any] | None:
+        if self._runner is not None:
+            return self._runner.state()
+        state = self._state()
+        health = state.get("Health")
+        if not health or not health.get("Status"):  # Podman: {"Status": ""} when there is no healthcheck
+            return None
+        config = healthcheck_config(self._container.attrs) if state.get("Status") == "running" else None
+        runner = self.run_healthcheck_here() if config and stalled(config, health, self._age()) else None
+        return runner.state() if runner is not None else dict(health)
+
+    def _age(self) -> float:
+        return time.monotonic() - self._created
+
+    def run_healthcheck_here(self) -> HealthRunner | None:
+        """Run the container's healthcheck with exec from here (the engine does not; see health_runner)."""
+        config = healthcheck_config(self._container.attrs)
+        if self._runner is None and config is not None:
+            self._runner = HealthRunner(self._container, config, started=self._created).start()
+        return self._runner
+
     def health_log(self) -> str:
-        health = self._state().get("Health") or {}
+        health = self._health() or {}
         return "\n".join(
             f"exit {h.get('ExitCode')}: {str(h.get('Output', '')).strip()}" for h in health.get("Log") or []
         )
@@ -205,6 +235,8 @@ class DockerContainer:
 
         if self.removed:
             return self._final_code
+        if self._runner is not None:
+            self._runner.stop()
         with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
             self._container.stop(timeout=int(timeout))
         with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
@@ -217,30 +249,6 @@ class DockerContainer:
 
     def _message(self, what: str) -> str:
         return f"{self.description} {what}.\nLast log lines:\n{last_lines(self.logs())}"
-
-
-class _Healthy(WaitStrategy):
-    """Docker's own healthcheck reports ``healthy`` (``unhealthy`` fails at once)."""
-
-    def describe(self) -> str:
-        return "the Docker healthcheck to report healthy"
-
-    def check(self, target: Any) -> bool:
-        status = target.health
-        if status == "unhealthy":
-            raise ContainerError(
-                f"{target.description} is unhealthy (its healthcheck failed its retries).\n"
-                f"Healthcheck runs:\n{target.health_log() or '  (none)'}\n"
-                f"Last log lines:\n{last_lines(target.logs())}",
-                logs=target.logs(),
-            )
-        self.last_failure = f"health: {status}" if status != "healthy" else ""
-        return bool(status == "healthy")
-
-
-def for_docker_health() -> WaitStrategy:
-    """Ready when the container's Docker healthcheck (image's or given) reports ``healthy``."""
-    return _Healthy()
 
 
 def parse_docker_ports(
@@ -308,6 +316,7 @@ class DockerServices:
         self.progress = progress
         self.startup_timeout = startup_timeout
         self.containers: list[DockerContainer] = []
+        self._engine_health: bool | None = None
         self.on_start: Callable[[DockerContainer], None] | None = None
         """Called with each container as soon as it exists (the plugin uses it for failure reports)."""
 
@@ -398,6 +407,8 @@ class DockerServices:
         self.containers.append(container)
         if self.on_start is not None:
             self.on_start(container)
+        if not self.engine_runs_healthchecks():
+            container.run_healthcheck_here()
         has_health = container.health is not None
         strategies = [s for s in (for_docker_health() if has_health else None, wait) if s is not None]
         if not strategies:
@@ -411,6 +422,11 @@ class DockerServices:
                 self.stop(container)
                 raise
         return container
+
+    def engine_runs_healthchecks(self) -> bool:
+        if self._engine_health is None:
+            self._engine_health = engine_runs_healthchecks(self.client)
+        return self._engine_health
 
     def _name(self, image: str) -> str:
         base = image.rstrip("/").rsplit("/", 1)[-1].split("@")[0].split(":")[0] or "container"
