@@ -12,8 +12,6 @@ import time
 from collections.abc import Callable, Container, Iterable
 from typing import Protocol, runtime_checkable
 
-import requests
-
 from .errors import ContainerExitedError, StartupTimeoutError
 
 LOG_TAIL_LINES = 30
@@ -150,6 +148,8 @@ class _Http(WaitStrategy):
             self.last_failure = f"not listening yet on {self.port}"
             return False
         url = f"http://127.0.0.1:{host_port}{self.path}"
+        import requests  # here: 0.1 s to import, for the strategies that speak HTTP only
+
         try:
             resp = requests.request(self.method, url, timeout=self.request_timeout, allow_redirects=False)
         except requests.RequestException as e:
