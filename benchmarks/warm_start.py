@@ -76,8 +76,8 @@ def measure(
             session.close()
     base, _ = docker_baseline.measure(repeats)
     target = Target(
-        "median < 10 ms and >= 50x faster than Docker",
-        lambda m, b: m < 10 and b is not None and b / m >= 50,
+        "median <= 2.5 ms and >= 150x faster than Docker",
+        lambda m, b: m <= 2.5 and b is not None and b / m >= 150,
         needs_baseline=True,
     )
     return [
