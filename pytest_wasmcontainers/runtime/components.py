@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import wasmtime
 from wasmtime.component import Component
@@ -17,10 +17,12 @@ from . import imports
 from .cache import CompiledCache
 from .logs import ContainerLog
 from .network import NameTable, PortMap
-from .p2 import run as p2run
 from .process import WasmProcess
 from .sockets import SocketTable, StopSignal
 from .spec import RunSpec
+
+if TYPE_CHECKING:  # the p2 host is imported at the first component: 50 ms a session saves otherwise
+    from .p2 import run as p2run
 
 
 class ComponentStarts:
@@ -45,6 +47,8 @@ class ComponentStarts:
             raise WasmRuntimeError("this Runtime is closed")
         module, _ = self.modules.load(Path(module_file))
         if isinstance(module, Component):
+            from .p2 import run as p2run
+
             cf = self._component_facts(module, str(module_file))
             ok = cf.linker is not None
             return {
@@ -69,6 +73,8 @@ class ComponentStarts:
         }
 
     def _component_facts(self, component: Component, what: str) -> p2run.ComponentFacts:
+        from .p2 import run as p2run
+
         engine = self.engine
         assert engine is not None
         with self._lock:
@@ -83,6 +89,8 @@ class ComponentStarts:
     def _start_component(
         self, spec: RunSpec, component: Component, timings: dict[str, Any], t0: float, what: str
     ) -> WasmProcess:
+        from .p2 import run as p2run
+
         engine = self.engine
         assert engine is not None
         facts = self._component_facts(component, what)
