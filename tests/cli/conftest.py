@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.plugin.conftest import push_webapp
-from tests.support.registry import Registry, registry, registry_factory  # noqa: F401  (fixtures)
+from tests.plugin.conftest import webapp_image, webapp_module  # noqa: F401  (fixtures)
+from tests.support.registry import registry, registry_factory  # noqa: F401  (fixtures)
 from tests.support.toolchains import build_c
 
 TESTS = Path(__file__).resolve().parent.parent
@@ -23,31 +23,8 @@ LIMIT = 120.0
 
 
 @pytest.fixture(scope="session")
-def webapp_module() -> Path:
-    return build_c(TESTS / "plugin" / "guests" / "webapp.c")
-
-
-@pytest.fixture(scope="session")
 def unsupported_module() -> Path:
     return build_c(TESTS / "guests" / "c" / "unsupported.c")
-
-
-@pytest.fixture(scope="session")
-def webapp_image(
-    registry: Registry,  # noqa: F811  (the fixture)
-    webapp_module: Path,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> str:
-    """Entrypoint /webapp.wasm, Cmd serve, ExposedPorts 8080, Env GREETING=image (see webapp.c)."""
-    return push_webapp(
-        registry,
-        webapp_module,
-        tmp_path_factory.mktemp("layouts"),
-        "cli/webapp",
-        cmd=["serve"],
-        env={"GREETING": "image"},
-        exposed_ports=[8080],
-    )
 
 
 @pytest.fixture
