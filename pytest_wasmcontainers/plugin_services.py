@@ -8,6 +8,7 @@ default) takes Docker when a daemon answers, else a local server binary when the
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from .session import WasmSession
 BACKEND_ENV = "WASMCONTAINERS_SERVICES_BACKEND"
 BACKENDS = ("auto", "docker", "process")
 LOCAL_KEY = pytest.StashKey["_LocalState"]()
+DEFAULT_SOCKET = "/var/run/docker.sock"
 
 
 def add_backend_options(group: Any) -> None:
@@ -110,20 +112,24 @@ def describe_backend(config: pytest.Config) -> str:
     local = f"process ({server})" if server else "process (no mariadbd/mysqld found)"
     if wanted == "process":
         return f"wasm services: MariaDB on {local}"
-    try:
-        _docker.docker_client(timeout=5)
-        where = "DOCKER_HOST" if _docker_host_set() else "the default socket"
-        return f"wasm services: MariaDB on docker ({where})"
-    except DockerUnavailableError:
-        if wanted == "docker":
-            return "wasm services: MariaDB on docker (no daemon answers)"
-        return f"wasm services: MariaDB on {local}, as no Docker daemon answers"
-
-
-def _docker_host_set() -> bool:
-    import os
-
-    return bool(os.environ.get("DOCKER_HOST"))
+    host = os.environ.get("DOCKER_HOST")
+    # No probe where no daemon can be (a missing socket): a header must not cost a connect timeout.
+    if host and not host.startswith("unix://"):
+        socket_path = None  # tcp:// or ssh://: only a probe can tell
+    else:
+        socket_path = host[len("unix://") :] if host else DEFAULT_SOCKET
+    answers = False
+    if socket_path is None or os.path.exists(socket_path):
+        try:
+            _docker.docker_client(timeout=3)
+            answers = True
+        except DockerUnavailableError:
+            pass
+    if answers:
+        return f"wasm services: MariaDB on docker ({'DOCKER_HOST' if host else 'the default socket'})"
+    if wanted == "docker":
+        return "wasm services: MariaDB on docker (no daemon answers)"
+    return f"wasm services: MariaDB on {local}, as no Docker daemon answers"
 
 
 def local_sessionstart(session: pytest.Session) -> None:
