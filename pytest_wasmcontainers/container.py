@@ -15,6 +15,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from .errors import ContainerError, ContainerExitedError, StartupTimeoutError, WasmContainersError
+from .runtime.faults import Fault
 from .runtime.spec import PROXY_PORT, Endpoint, Mount, RunSpec
 from .wait import LOG_HEADING, WaitStrategy, for_ports, last_lines, wait_until_ready
 
@@ -207,6 +208,52 @@ class WasmContainer:
         """Stop the guest (if still running) and return its exit code (137 when it had to be killed).
         ``wait_cleanup=False``: return before its scratch dir is removed (the session waits at close)."""
         return int(self._process.stop(wait_cleanup=wait_cleanup))
+
+    # --- network faults (runtime/faults.py) ----------------------------------------------------
+    def faults(
+        self,
+        link: str | None = None,
+        *,
+        port: int | None = None,
+        latency: float = 0.0,
+        jitter: float = 0.0,
+        partition: bool = False,
+        reset_after: int | None = None,
+        drop: float = 0.0,
+        bandwidth: float | None = None,
+        seed: int | None = None,
+    ) -> Fault:
+        """Inject a network fault now, on open connections too; it lasts until ``.clear()``, the end of
+        its ``with`` block, or ``clear_faults()``. ``link``: a name from links/hosts or ``host:port``
+        (connections the guest makes); ``port``: a guest port (connections it accepts). See docs/pytest.md."""
+        faults = getattr(self._process, "faults", None)
+        if faults is None or self._process.is_component:
+            raise ContainerError(f"{self.description}: network faults serve WASI p1 modules only so far")
+        if link is not None and ":" not in link:
+            known = sorted(self._process.spec.hosts)
+            if link.lower().rstrip(".") not in {k.lower().rstrip(".") for k in known}:
+                raise ValueError(
+                    f"{self.description} has no link named {link!r} (links/hosts: {', '.join(known) or 'none'}); "
+                    "give one of those, or host:port"
+                )
+        rule = Fault(
+            link=link,
+            port=port,
+            latency=latency,
+            jitter=jitter,
+            partition=partition,
+            reset_after=reset_after,
+            drop=drop,
+            bandwidth=bandwidth,
+            seed=seed,
+        )
+        return faults.add(rule)  # type: ignore[no-any-return]
+
+    def clear_faults(self) -> None:
+        """End every fault of this container."""
+        faults = getattr(self._process, "faults", None)
+        if faults is not None:
+            faults.clear()
 
     @property
     def error(self) -> str | None:

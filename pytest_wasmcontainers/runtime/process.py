@@ -14,6 +14,7 @@ import wasmtime
 
 from ..errors import ContainerExitedError
 from .epoch import RETRY
+from .faults import Faults
 from .logs import ContainerLog
 from .network import NameTable, PortMap
 from .sockets import SocketTable, StopSignal
@@ -25,6 +26,8 @@ _TAIL_LINES = 30
 
 
 class WasmProcess:
+    is_component = False
+
     def __init__(
         self,
         spec: RunSpec,
@@ -54,6 +57,8 @@ class WasmProcess:
         self.error: str | None = None
         """Why the guest failed: a trap message, a limit, a host error; None after a clean exit."""
         self.oom_killed = False
+        self.faults = Faults()
+        """Network faults on this guest's connections (see faults.py; WASI p1 sockets)."""
         self._stopping = False
         self._host_failure: str | None = None
         self._done = threading.Event()

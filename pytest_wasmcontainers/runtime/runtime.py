@@ -23,6 +23,7 @@ from ..errors import WasmRuntimeError
 from . import epoch, errno, hostfunc, imports, rootfs, workdir
 from .cache import CompiledCache
 from .components import ComponentStarts
+from .faults import Faults
 from .fdops import FdOps
 from .forward import ModuleCache, forwarder_wat, instantiate_forwarder
 from .logs import ContainerLog, LogPump
@@ -207,7 +208,8 @@ class Runtime(ComponentStarts):
             raise WasmRuntimeError("this Runtime is closed")
         ports = PortMap(spec.ports)
         names = NameTable(spec.hosts, spec.dns_servers)
-        sockets = Sockets(table, ports, names, stop_event)
+        faults = Faults()
+        sockets = Sockets(table, ports, names, stop_event, faults)
         fdops = FdOps(table, sockets)
         fdops.tty = spec.tty
         poller = Poller(table, stop_event)
@@ -227,6 +229,7 @@ class Runtime(ComponentStarts):
             on_exit=self._exited,
             interrupt=self._interrupt,
         )
+        proc.faults = faults
         # Preopened listeners sit at fds 3, 4, ... (wasmtime --tcplisten). The guest then sees no
         # preopened directory: its libc stops scanning preopens at the first fd that is not one.
         for i, guest_port in enumerate(spec.preopen_listeners):

@@ -19,6 +19,7 @@ from typing import Any
 
 from . import addresses, errno
 from .dnsserver import DnsConnection
+from .faults import Faults, Key, SocketFaults
 from .memory import GuestMemory, gather, iovecs, put_u16, put_u32, read, scatter, write
 from .network import NameTable, PortMap, is_local, route
 from .readiness import READABLE, WRITABLE, Waiter
@@ -93,6 +94,11 @@ class GuestSocket:
     send_timeout: float | None = None
     dns: DnsConnection | None = None
     options: dict[int, int] = field(default_factory=dict)
+    fault_keys: tuple[Key, ...] = ()
+    """What a fault rule matches this connection by (see faults.py)."""
+    fault_bytes: int = 0
+    reset: bool = False
+    reset_done: bool = False
 
     def close(self) -> None:
         if self.dns is not None:
@@ -173,11 +179,14 @@ class Sockets:
         ports: PortMap,
         names: NameTable,
         stop: StopSignal,
+        faults: Faults | None = None,
     ) -> None:
         self.table = table
         self.ports = ports
         self.names = names
         self.stop = stop
+        self.faults = faults or Faults()
+        self.fault_io = SocketFaults(self.faults, table, stop)
         self.memory: GuestMemory | None = None
         self.waiter = Waiter()  # the guest thread's blocking waits
 
@@ -258,6 +267,8 @@ class Sockets:
         conn.setblocking(False)
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         child = GuestSocket(conn, True, nonblock=bool(flags & FDFLAG_NONBLOCK), guest_addr=gs.guest_addr)
+        if gs.guest_addr is not None:
+            child.fault_keys = (("in", "", gs.guest_addr[1]),)
         put_u32(self.view(caller), fd_ptr, self.table.add(child))
         return 0
 
@@ -279,6 +290,11 @@ class Sockets:
             gs.sock.setblocking(False)
             return 0
         host, real_port = self._route(ip, port)
+        if gs.stream:
+            dialled = self.names.virtual.get(ip, ip)
+            gs.fault_keys = (("out", dialled, port), ("out", host.lower(), real_port))
+            if self.faults.active and self.fault_io.refuses(gs.fault_keys):
+                return errno.CONNREFUSED
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         if family != gs.sock.family:
             gs.sock.close()
@@ -305,6 +321,17 @@ class Sockets:
         return self.memory.buffers(caller)
 
     def _recv(
+        self, gs: GuestSocket, view: Any, mv: memoryview, iovs_ptr: int, count: int, flags: int
+    ) -> tuple[int, Any]:
+        if gs.reset:
+            self.fault_io.reset(gs)
+            raise errno.WasiError(errno.CONNRESET)
+        got, addr = self._recv_data(gs, view, mv, iovs_ptr, count, flags)
+        if self.faults.active and gs.fault_keys:
+            self.fault_io.after(gs, got)
+        return got, addr
+
+    def _recv_data(
         self, gs: GuestSocket, view: Any, mv: memoryview, iovs_ptr: int, count: int, flags: int
     ) -> tuple[int, Any]:
         vecs = iovecs(view, iovs_ptr, count)
@@ -349,11 +376,18 @@ class Sockets:
             data = gather(view, vecs)
         if not data:
             return 0
+        if gs.reset:
+            self.fault_io.reset(gs)
+            raise errno.WasiError(errno.CONNRESET)
         while True:
             try:
-                return gs.sock.sendto(data, to) if to is not None else gs.sock.send(data)
+                sent: int = gs.sock.sendto(data, to) if to is not None else gs.sock.send(data)
+                break
             except BlockingIOError:
                 self.wait(gs, write=True)
+        if self.faults.active and gs.fault_keys:
+            self.fault_io.after(gs, sent)
+        return sent
 
     def sock_recv(
         self, caller: Any, fd: int, iovs: int, count: int, flags: int, len_ptr: int, oflags_ptr: int

@@ -72,6 +72,8 @@ def describe(f: ComponentFacts, what: str) -> str:
 class ComponentProcess(WasmProcess):
     """A running component; the same handle as a p1 guest's (logs, ports, stop, exit code)."""
 
+    is_component = True
+
     world = "command"
     _run_once: Callable[[], int] | None = None
     _close_ctx: Callable[[], None] | None = None
