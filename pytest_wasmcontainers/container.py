@@ -11,10 +11,12 @@ import shlex
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from .errors import ContainerError, ContainerExitedError, StartupTimeoutError, WasmContainersError
+from .runtime.clock import GuestClock, RealClock
 from .runtime.faults import Fault
 from .runtime.spec import PROXY_PORT, Endpoint, Mount, RunSpec
 from .wait import LOG_HEADING, WaitStrategy, for_ports, last_lines, wait_until_ready
@@ -73,6 +75,9 @@ class ContainerSettings:
     tty: bool | None = None
     """Docker's ``-t``: stdout and stderr look like a terminal, so libc writes each line as it is
     printed. None: ``DEFAULT_TTY``."""
+    clock: str | datetime | None = None
+    """``"real"`` (None: the host's clock), ``"frozen"`` (stands still until ``container.clock.advance``)
+    or a ``datetime`` to start from (then runs at the real rate)."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Free room for hook plugins to pass data along."""
 
@@ -248,6 +253,12 @@ class WasmContainer:
             seed=seed,
         )
         return faults.add(rule)  # type: ignore[no-any-return]
+
+    @property
+    def clock(self) -> GuestClock | RealClock:
+        """The guest's clock: ``advance(seconds)`` and ``now()`` (see ``clock=``)."""
+        clock = self._process.spec.clock
+        return clock if clock is not None else RealClock()
 
     def clear_faults(self) -> None:
         """End every fault of this container."""
@@ -451,6 +462,7 @@ def run_spec(image: WasmImage, settings: ContainerSettings, name: str) -> RunSpe
         tty=DEFAULT_TTY if settings.tty is None else settings.tty,
         memory_limit=parse_memory(settings.memory_limit),
         name=name,
+        clock=None if settings.clock in (None, "real") else GuestClock(settings.clock),
     )
 
 

@@ -15,12 +15,15 @@ import termios
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import errno
 from .memory import GuestMemory, check, put_u32
 from .readiness import READABLE, WRITABLE, Waiter
 from .sockets import POLL_SLICE, GuestSocket, SocketTable, StopSignal
+
+if TYPE_CHECKING:
+    from .clock import GuestClock
 
 CLOCK, FD_READ, FD_WRITE = 0, 1, 2
 ABSTIME = 1
@@ -51,11 +54,15 @@ class Poller:
         self.memory: GuestMemory | None = None
         self.real: Callable[..., int] | None = None
         self.clock_time_get: Callable[..., int] | None = None
+        self.clock: GuestClock | None = None
+        """A clock the test controls (clock.py): clock waits are then in its time, not the host's."""
         self.waiter = Waiter()  # one poll object for the guest thread's whole life
         self._count = array.array("i", [0])  # FIONREAD's answer, written in place
         self._plan: _Plan | None = None
 
     def _deadline(self, caller: Any, clock_id: int, timeout: int, flags: int, scratch: int) -> float:
+        if self.clock is not None:  # in the controlled clock's elapsed nanoseconds
+            return float(self.clock.deadline(clock_id, timeout, bool(flags & ABSTIME)))
         """A clock subscription as a ``time.monotonic()`` deadline.
 
         An absolute timeout is in the guest's clock (wasmtime's monotonic clock has its own epoch), so
@@ -159,7 +166,7 @@ class Poller:
                 view = self.memory.view(caller)
             else:
                 return errno.INVAL
-        if not socks and foreign:
+        if not socks and foreign and (self.clock is None or not clocks):
             rc = int(self.real(caller, in_ptr, out_ptr, nsubs, nevents_ptr))
             if rc == 0:
                 return 0
@@ -181,6 +188,9 @@ class Poller:
         end = min((d for _, d in clocks), default=None)
         wake = self.stop.fileno()
         masks = {wake: READABLE}
+        clock = self.clock
+        if clock is not None:
+            masks[clock.fileno()] = READABLE
         for _, tag, gs in socks:
             sfd = gs.sock.fileno()
             masks[sfd] = masks.get(sfd, 0) | (READABLE if tag == FD_READ else WRITABLE)
@@ -192,15 +202,21 @@ class Poller:
                 left = 0.0
             elif end is None:
                 left = POLL_SLICE
+            elif clock is not None:
+                until = clock.seconds_until(int(end))
+                left = POLL_SLICE if until is None else min(POLL_SLICE, until)
             else:
                 left = max(0.0, min(POLL_SLICE, end - time.monotonic()))
-            if socks:
+            if socks or clock is not None:
                 got = self.waiter.wait(masks, left)
-                if got:  # the stop pipe's wake-up, or POLLNVAL, is no event for the guest
-                    got = {fd: ev for fd, ev in got.items() if ev & masks[fd] and fd != wake}
+                if got:  # the stop pipe's wake-up, a clock's advance, or POLLNVAL: no event for the guest
+                    if clock is not None and clock.fileno() in got:
+                        clock.drain()
+                    skip = (wake, clock.fileno() if clock is not None else -1)
+                    got = {fd: ev for fd, ev in got.items() if ev & masks[fd] and fd not in skip}
             elif left:
                 self.stop.wait(left)
-            if got or nevents or (end is not None and time.monotonic() >= end):
+            if got or nevents or (end is not None and self._due(end)):
                 break
 
         view = self.memory.view(caller)
@@ -217,10 +233,15 @@ class Poller:
                 _EVENT.pack_into(view, out_ptr + 32 * nevents, userdata, 0, FD_WRITE, 65536, 0)
                 nevents += 1
         if nevents == first == 0:
-            now = time.monotonic()
+            now = time.monotonic() if clock is None else float(clock.elapsed_ns())
             for userdata, deadline in clocks:
-                if deadline <= now + 1e-4:
+                if deadline <= now + (1e-4 if clock is None else 0):
                     _EVENT.pack_into(view, out_ptr + 32 * nevents, userdata, 0, CLOCK, 0, 0)
                     nevents += 1
         put_u32(view, nevents_ptr, nevents)
         return 0
+
+    def _due(self, end: float) -> bool:
+        if self.clock is not None:
+            return self.clock.elapsed_ns() >= end
+        return time.monotonic() >= end

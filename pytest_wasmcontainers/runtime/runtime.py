@@ -251,7 +251,17 @@ class Runtime(ComponentStarts):
         linker.define_wasi()
         forwarded: list[tuple[str, wasmtime.FuncType]] = []
         keep: list[Any] = []
+        clock = spec.clock
+        if clock is not None:
+            poller.clock = clock
         for name, ftype in facts.func_imports:
+            if name == "clock_time_get" and clock is not None:
+                keep.append(
+                    hostfunc.define(
+                        linker, imports.WASI, name, ftype, clock.clock_time_get(sockets), proc._host_error
+                    )
+                )
+                continue
             impl = self._handler(name, ftype, sockets, fdops, poller, bool(spec.preopen_listeners))
             if cwd is not None and name in workdir.PATH_ARGS:
                 impl = cwd.wrap(name, impl or _late(fdops, name))
@@ -287,7 +297,8 @@ class Runtime(ComponentStarts):
                 raise WasmRuntimeError(f"{proc.name}: the Runtime was closed while the container started")
             self._processes.add(proc)
         keep += [linker, instance, callback, real, fdops, poller]
-        proc._begin(store, exports["_start"], memory, keep, [pump.close, stop_event.close])
+        closers = [pump.close, stop_event.close, *([clock.close] if clock is not None else [])]
+        proc._begin(store, exports["_start"], memory, keep, closers)
         return proc
 
     def _forwarder(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 PROXY_PORT = 8080
 """The guest port of a wasi:http proxy component, as wasmtime serve and runwasi's shims use it."""
@@ -62,5 +62,7 @@ class RunSpec:
     """Bytes of stdout+stderr kept in memory (the oldest are dropped, with a marker)."""
     name: str = ""
     dns_servers: Sequence[str] = ()
+    clock: Any = None
+    """A ``clock.GuestClock`` the test moves, or None for the host's clock."""
     """``"ip:port"`` addresses whose TCP connects are answered in-process with the name table
     (for guests that resolve names themselves, e.g. ``DNS_SERVER=127.0.0.11:53``)."""
