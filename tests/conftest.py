@@ -4,3 +4,35 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def pytest_configure(config: object) -> None:
+    """The reliability matrix's rows go to one fresh directory per run (xdist workers inherit it)."""
+    import os
+    import tempfile
+
+    from tests.reliability.matrix import ENV
+
+    if hasattr(config, "workerinput"):
+        return
+    directory = os.environ.get(ENV) or tempfile.mkdtemp(prefix="wasmc-matrix-")
+    os.makedirs(directory, exist_ok=True)
+    for old in Path(directory).glob("*.json"):  # rows of an earlier run
+        old.unlink()
+    os.environ[ENV] = directory
+
+
+def pytest_terminal_summary(terminalreporter: object) -> None:
+    """The matrix (docs/reliability.md is this printout), when the run recorded rows."""
+    import os
+
+    from tests.reliability.matrix import ENV, load, table
+
+    directory = os.environ.get(ENV)
+    rows = load(Path(directory)) if directory else []
+    if not rows:
+        return
+    write = terminalreporter.write_line  # type: ignore[attr-defined]
+    terminalreporter.write_sep("=", "reliability matrix (docs/reliability.md)")  # type: ignore[attr-defined]
+    for line in table(rows):
+        write(line)
