@@ -93,8 +93,6 @@ class ComponentStarts:
 
         engine = self.engine
         assert engine is not None
-        if spec.clock is not None:
-            raise WasmRuntimeError(f"{what}: clock= serves WASI p1 modules only so far (a component)")
         facts = self._component_facts(component, what)
         if facts.linker is None:
             raise UnsupportedImportsError(p2run.describe(facts, what))

@@ -1,16 +1,25 @@
-"""``wasi:clocks``: the host's monotonic and wall clocks; timers are pollables with a deadline."""
+"""``wasi:clocks``: the host's monotonic and wall clocks, or the container's controlled clock
+(``clock.GuestClock``, shared with p1 guests); timers are pollables with a deadline."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
+from .. import clock as guest_clock
+from .context import current_or_none
 from .host import Interface
 from .io import Pollable
 
 
+def _clock() -> guest_clock.GuestClock | None:
+    ctx = current_or_none()
+    return ctx.clock if ctx is not None else None
+
+
 def now() -> int:
-    return time.monotonic_ns()
+    clock = _clock()
+    return clock.now_ns(guest_clock.MONOTONIC) if clock is not None else time.monotonic_ns()  # type: ignore[return-value]
 
 
 def resolution() -> int:
@@ -18,15 +27,17 @@ def resolution() -> int:
 
 
 def subscribe_instant(when: int) -> Pollable:
-    return Pollable(deadline=when)
+    return Pollable(deadline=when, clock=_clock())
 
 
 def subscribe_duration(when: int) -> Pollable:
-    return Pollable(deadline=time.monotonic_ns() + when)
+    return Pollable(deadline=now() + when, clock=_clock())
 
 
 def wall_now() -> dict[str, Any]:
-    ns = time.time_ns()
+    clock = _clock()
+    ns = clock.now_ns(guest_clock.REALTIME) if clock is not None else time.time_ns()
+    assert ns is not None
     return {"seconds": ns // 1_000_000_000, "nanoseconds": ns % 1_000_000_000}
 
 

@@ -57,6 +57,10 @@ class HostContext:
     tty: bool = False
     copy_up: Callable[[str], None] | None = None
     """Called with a host path before a file of the shared image root is opened for writing."""
+    clock: Any = None
+    """A ``clock.GuestClock`` the test moves (None: the host's clocks)."""
+    faults: Any = None
+    """The container's ``faults.Faults`` (what its TCP connections and outgoing requests meet)."""
     table: dict[int, Any] = field(default_factory=dict)
     host_error: str | None = None
     exit_code: int | None = None

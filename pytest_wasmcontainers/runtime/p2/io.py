@@ -12,6 +12,7 @@ import contextlib
 import select
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from .cabi import Err
 from .context import current
@@ -44,7 +45,7 @@ CLOSED = Err("closed")
 
 
 class Pollable:
-    __slots__ = ("check", "deadline", "fd", "write")
+    __slots__ = ("check", "clock", "deadline", "fd", "write")
 
     def __init__(
         self,
@@ -52,17 +53,29 @@ class Pollable:
         fd: int | None = None,
         write: bool = False,
         deadline: int | None = None,
+        clock: Any = None,
     ) -> None:
         self.check = check
         self.fd = fd
         self.write = write
         self.deadline = deadline
-        """monotonic-clock nanoseconds"""
+        """monotonic-clock nanoseconds (of ``clock``, a controlled ``GuestClock``, when given)"""
+        self.clock = clock
+
+    def now(self) -> int:
+        return int(self.clock.now_ns(1)) if self.clock is not None else time.monotonic_ns()
+
+    def seconds_left(self) -> float | None:
+        """Real seconds until the deadline is due (None: not without an ``advance()``)."""
+        assert self.deadline is not None
+        if self.clock is not None:
+            return self.clock.seconds_until(self.clock.elapsed_ns() + self.deadline - self.now())  # type: ignore[no-any-return]
+        return max(0.0, (self.deadline - time.monotonic_ns()) / 1e9)
 
     def ready(self) -> bool:
         if self.check is not None:
             return self.check()
-        if self.deadline is not None and time.monotonic_ns() >= self.deadline:
+        if self.deadline is not None and self.now() >= self.deadline:
             return True
         if self.fd is not None:
             return fd_ready(self.fd, self.write, 0.0)
@@ -96,17 +109,24 @@ def poll(pollables: Sequence[Pollable]) -> list[int]:
         rl: list[int] = [ctx.stop.fileno()]
         wl: list[int] = []
         timeout: float | None = None
-        now = time.monotonic_ns()
+        clocks = []
         for p in pollables:
             if p.fd is not None:
                 (wl if p.write else rl).append(p.fd)
             if p.deadline is not None:
-                left = max(0.0, (p.deadline - now) / 1e9)
-                timeout = left if timeout is None else min(timeout, left)
+                left = p.seconds_left()
+                if p.clock is not None:
+                    clocks.append(p.clock)  # its advance() wakes this wait
+                if left is not None:
+                    timeout = left if timeout is None else min(timeout, left)
             elif p.fd is None and p.check is not None:  # nothing to wait on: check again soon
                 timeout = _IDLE_S if timeout is None else min(timeout, _IDLE_S)
+        rl += [c.fileno() for c in clocks]
         with contextlib.suppress(OSError, ValueError):  # a closed fd: ready on the next round
-            select.select(rl, wl, [], timeout)
+            readable, _, _ = select.select(rl, wl, [], timeout)
+            for c in clocks:
+                if c.fileno() in readable:
+                    c.drain()
 
 
 def wait_fd(fd: int, write: bool = False, timeout: float | None = None) -> bool:

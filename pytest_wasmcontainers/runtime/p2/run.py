@@ -121,6 +121,8 @@ def start(
             stdin=spec.stdin,
             tty=spec.tty,
             copy_up=copy_up,
+            clock=spec.clock,
+            faults=proc.faults,
         )
 
     def new_store() -> tuple[wasmtime.Store, Any]:
