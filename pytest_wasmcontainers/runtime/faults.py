@@ -122,6 +122,20 @@ class Faults:
             self.rules.clear()
             self.active = False
 
+    def match_any(self, keys: tuple[Key, ...]) -> Fault | None:
+        for key in keys:
+            rule = self.match(key)
+            if rule is not None:
+                return rule
+        return None
+
+    def refuses(self, keys: tuple[Key, ...]) -> bool:
+        """A new connect: refused under a partition, or by chance under ``drop``."""
+        rule = self.match_any(keys)
+        if rule is None:
+            return False
+        return rule.partition or (rule.drop > 0 and rule.rng.random() < rule.drop)
+
     def match(self, key: Key | None) -> Fault | None:
         """The newest rule for this connection, if any."""
         if key is None or not self.active:
@@ -144,11 +158,7 @@ class SocketFaults:
         faults.on_change(self._cut)
 
     def refuses(self, keys: tuple[Key, ...]) -> bool:
-        """A new connect: refused under a partition, or by chance under ``drop``."""
-        rule = self._match(keys)
-        if rule is None:
-            return False
-        return rule.partition or (rule.drop > 0 and rule.rng.random() < rule.drop)
+        return self.faults.refuses(keys)
 
     def after(self, gs: Any, nbytes: int) -> None:
         """After a read or write of ``nbytes`` on ``gs``: hold it for the latency and bandwidth; reset
@@ -167,11 +177,7 @@ class SocketFaults:
             self.reset(gs)  # this read or write went through; the peer sees the reset now
 
     def _match(self, keys: tuple[Key, ...]) -> Fault | None:
-        for key in keys:
-            rule = self.faults.match(key)
-            if rule is not None:
-                return rule
-        return None
+        return self.faults.match_any(keys)
 
     def _cut(self, fault: Fault) -> None:
         """A new partition cuts the open connections it matches (from the test's thread: only a

@@ -139,6 +139,15 @@ class ClientExchange:
             self.error = ("DNS-error", {"rcode": "address not available", "info-code": 0})
             return
         real_host, real_port = network.route(ctx.names, ctx.ports, ips[0], port)
+        faults = ctx.faults
+        if faults is not None and faults.active:
+            keys = (("out", host.lower().rstrip("."), port), ("out", real_host.lower(), real_port))
+            if faults.refuses(keys):
+                self.error = "connection-refused"
+                return
+            rule = faults.match_any(keys)
+            if rule is not None and rule.latency and ctx.stop.wait(rule.delay(0)):
+                ctx.check_stop()  # a request is held once, at its connect (faults.py)
         try:
             sock = socket.create_connection((real_host, real_port), timeout=min(self.t("connect"), 30.0))
         except ConnectionRefusedError:

@@ -13,14 +13,16 @@ import contextlib
 import errno
 import select
 import socket
+import struct
 import time
 from typing import Any
 
 from ..dnsserver import DnsConnection
+from ..faults import Key
 from ..network import route
 from . import net
 from .cabi import Err
-from .context import current
+from .context import Stopped, current
 from .host import Interface
 from .io import CHUNK, CLOSED, InputStream, OutputStream, Pollable, always, fd_ready, wait_fd
 from .net import Addr, Network, SocketOptions
@@ -40,6 +42,9 @@ class TcpSocket(SocketOptions):
     def __init__(self, family: str, sock: socket.socket | None = None) -> None:
         ctx = current()
         self.ports, self.names, self.stop = ctx.ports, ctx.names, ctx.stop
+        self.faults = ctx.faults
+        self.fault_keys: tuple[Key, ...] = ()
+        self.fault_bytes = 0
         self.family = family
         try:
             self.sock = sock if sock is not None else _new_host_socket()
@@ -96,6 +101,10 @@ class TcpSocket(SocketOptions):
             host, real_port = route(self.names, self.ports, ip, port)
         except OSError:  # a name-table service whose host does not resolve
             self.connect_error = errno.EHOSTUNREACH
+            return
+        self.fault_keys = (("out", self.names.virtual.get(ip, ip), port), ("out", host.lower(), real_port))
+        if self.faults is not None and self.faults.active and self.faults.refuses(self.fault_keys):
+            self.connect_error = errno.ECONNREFUSED  # reported by finish-connect
             return
         if net.host_family(host) != self.sock.family and self.local is None:
             self.sock.close()
@@ -157,8 +166,27 @@ class TcpSocket(SocketOptions):
         wild = ip in ("0.0.0.0", "::")
         child.local = ("127.0.0.1" if wild and self.family == "ipv4" else "::1" if wild else ip, port)
         child.remote = (str(peer[0]), int(peer[1]))
+        child.fault_keys = (("in", "", port),)
         inp, out = child._streams()
         return child, inp, out
+
+    def fault_io(self, nbytes: int) -> None:
+        """After a read or write under a fault (faults.py): hold it; a partition or ``reset_after``
+        ends the connection (the next operation fails as reset)."""
+        rule = self.faults.match_any(self.fault_keys)
+        if rule is None:
+            return
+        if not rule.partition:
+            self.fault_bytes += nbytes
+            hold = rule.delay(nbytes)
+            if hold and self.stop.wait(hold):
+                raise Stopped("container stopped")
+            if rule.reset_after is None or self.fault_bytes < rule.reset_after:
+                return
+        with contextlib.suppress(OSError):
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.sock.shutdown(socket.SHUT_RDWR)
+        raise net.stream_failed(ConnectionResetError(errno.ECONNRESET, "connection reset (a fault)"))
 
     def _streams(self) -> tuple[TcpInput, TcpOutput]:
         self.state = "streaming"
@@ -300,6 +328,8 @@ class TcpInput(InputStream):
                 self.closed = True
                 raise net.stream_failed(exc) from None
             if data:
+                if self.owner.fault_keys and self.owner.faults.active:
+                    self.owner.fault_io(len(data))
                 return data
             self.closed = True
         return None
@@ -334,6 +364,8 @@ class TcpOutput(OutputStream):
             while self.pending:
                 n = self.sock.send(self.pending)
                 self.pending = self.pending[n:]
+                if self.owner.fault_keys and self.owner.faults.active:
+                    self.owner.fault_io(n)
         except BlockingIOError:
             return
         except BrokenPipeError:

@@ -120,6 +120,7 @@ def client(name, port, msg):
             break
         except Err as e:
             if e.value != N.ErrorCode.WOULD_BLOCK:
+                out("connect failed " + e.value.name.lower().replace("_", "-"))
                 raise
             poll.poll([sock.subscribe()])
     out(f"connected remote={fmt(sock.remote_address())}")
