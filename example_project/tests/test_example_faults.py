@@ -64,6 +64,16 @@ def test_partition_gives_the_500_error_then_recovers(service: Any) -> None:
     assert len(resp.json()) == 1
 
 
+def test_a_hung_db_leaves_its_requests_waiting_and_the_service_up(service: Any) -> None:
+    base = service.url(8080)
+    with service.faults(link="db", partition=True, mode="hang"):
+        with pytest.raises(requests.Timeout):
+            requests.get(base.rstrip("/") + "/orders", timeout=1.0)
+        # its other goroutines go on: the index needs no database
+        assert requests.get(base, timeout=10).status_code == 200
+    assert service.running
+
+
 def test_dropped_connects_are_seeded(service: Any) -> None:
     # every new connect to db refused: the service says so, and runs on
     with service.faults(link="db", drop=1.0, seed=1):

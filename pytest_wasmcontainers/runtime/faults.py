@@ -35,7 +35,9 @@ class Fault:
     jitter: float = 0.0
     """Up to this many seconds more or less, uniformly."""
     partition: bool = False
-    """New connects are refused and open connections are cut."""
+    """New connects are refused and open connections are cut (``mode="refuse"``), or both hang
+    (``mode="hang"``: a connect never completes, an open connection never moves again)."""
+    mode: str = "refuse"
     reset_after: int | None = None
     """Reset a connection once this many bytes crossed it (both ways together)."""
     drop: float = 0.0
@@ -66,6 +68,10 @@ class Fault:
             raise ValueError(f"drop is a probability from 0 to 1, not {self.drop!r}")
         if self.bandwidth is not None and self.bandwidth <= 0:
             raise ValueError(f"bandwidth is in bytes per second and must be > 0, not {self.bandwidth!r}")
+        if self.mode not in ("refuse", "hang"):
+            raise ValueError(f"mode is 'refuse' or 'hang', not {self.mode!r}")
+        if self.mode == "hang" and not self.partition:
+            raise ValueError("mode='hang' is a kind of partition: give partition=True with it")
         if self.reset_after is not None and self.reset_after < 0:
             raise ValueError(f"reset_after is a byte count, not {self.reset_after!r}")
         self.rng = random.Random(self.seed)
@@ -132,9 +138,13 @@ class Faults:
     def refuses(self, keys: tuple[Key, ...]) -> bool:
         """A new connect: refused under a partition, or by chance under ``drop``."""
         rule = self.match_any(keys)
-        if rule is None:
+        if rule is None or (rule.partition and rule.mode == "hang"):
             return False
         return rule.partition or (rule.drop > 0 and rule.rng.random() < rule.drop)
+
+    def hangs(self, keys: tuple[Key, ...]) -> bool:
+        rule = self.match_any(keys)
+        return rule is not None and rule.partition and rule.mode == "hang"
 
     def match(self, key: Key | None) -> Fault | None:
         """The newest rule for this connection, if any."""
@@ -166,6 +176,9 @@ class SocketFaults:
         rule = self._match(gs.fault_keys)
         if rule is None:
             return
+        if rule.partition and rule.mode == "hang":
+            self.hang(gs)
+            return
         if rule.partition:
             self.reset(gs)
             raise errno.WasiError(errno.CONNRESET)
@@ -179,10 +192,19 @@ class SocketFaults:
     def _match(self, keys: tuple[Key, ...]) -> Fault | None:
         return self.faults.match_any(keys)
 
+    def hang(self, gs: Any) -> None:
+        """On the guest's thread: the connection never moves again (its data is dropped)."""
+        if gs.stuck_peer is not None:
+            return
+        old = gs.sock
+        gs.sock, gs.stuck_peer = stuck_socket()
+        self._table.generation += 1
+        old.close()
+
     def _cut(self, fault: Fault) -> None:
         """A new partition cuts the open connections it matches (from the test's thread: only a
         shutdown here, which wakes a guest waiting on them; the guest's thread does the reset)."""
-        if not fault.partition:
+        if not fault.partition or fault.mode == "hang":  # a hang needs no wake-up: nothing comes
             return
         for gs in list(self._table.fds.values()):
             if gs.fault_keys and any(fault.matches(k) for k in gs.fault_keys) and not gs.reset:
@@ -206,3 +228,14 @@ class SocketFaults:
         gs.sock = dead
         self._table.generation += 1  # decoded poll calls hold the old host fd
         old.close()
+
+
+def stuck_socket() -> tuple[socket.socket, socket.socket]:
+    """A connected pair whose first end never becomes readable or writable: its send buffer is full
+    and the peer (kept open by the caller) never reads or writes. What a hung connection looks like."""
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    with contextlib.suppress(BlockingIOError):
+        while True:
+            a.send(b"\0" * 65536)
+    return a, b

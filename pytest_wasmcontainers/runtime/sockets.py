@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import os
+import resource
 import socket
 import struct
 import threading
@@ -50,6 +51,17 @@ _TIMEVAL = struct.Struct("<qq")  # wasm32 wasi-libc: time_t and suseconds_t are 
 LEVEL_TCP, TCP_NODELAY_NAMES = 6, (1, 15)
 SMALLEST_POINTER = 1024
 """wasm-ld puts data at 1024 and up: a smaller "pointer" is a value (see sock_getsockopt)."""
+HOST_FD_RESERVE = 512
+
+
+def default_socket_limit() -> int:
+    """Sockets one guest may hold at once: half of the process's fds beyond a reserve. A guest's
+    sockets are the test process's fds: one that hoards them must get MFILE, never leave pytest,
+    the log pumps and the other containers unable to open anything."""
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft == resource.RLIM_INFINITY or soft > 1 << 20:
+        soft = 1 << 20
+    return max(64, (soft - HOST_FD_RESERVE) // 2)
 
 
 class StopSignal(threading.Event):
@@ -99,10 +111,14 @@ class GuestSocket:
     fault_bytes: int = 0
     reset: bool = False
     reset_done: bool = False
+    stuck_peer: socket.socket | None = None
+    """The other end of a hung connection's stand-in (faults.stuck_socket)."""
 
     def close(self) -> None:
         if self.dns is not None:
             self.dns.close()
+        if self.stuck_peer is not None:
+            self.stuck_peer.close()
         self.sock.close()
 
 
@@ -126,8 +142,9 @@ class SocketTable:
     """Guest socket fds. A new socket gets the lowest free number from ``FD_BASE`` on, as POSIX
     gives the lowest free fd: a long-running server's numbers stay small."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int | None = None) -> None:
         self.fds: dict[int, GuestSocket] = {}
+        self.limit = limit or default_socket_limit()
         self._next = FD_BASE
         self._free: list[int] = []  # a heap of released numbers below _next
         self._lock = threading.Lock()
@@ -136,6 +153,9 @@ class SocketTable:
 
     def add(self, gs: GuestSocket, fd: int | None = None) -> int:
         with self._lock:
+            if fd is None and len(self.fds) >= self.limit:
+                gs.close()  # the caller made it for this slot: never leak it
+                raise errno.WasiError(errno.MFILE)
             if fd is None:
                 while self._free and self._free[0] in self.fds:  # taken meanwhile (fd_renumber)
                     heapq.heappop(self._free)
@@ -295,6 +315,12 @@ class Sockets:
             gs.fault_keys = (("out", dialled, port), ("out", host.lower(), real_port))
             if self.faults.active and self.fault_io.refuses(gs.fault_keys):
                 return errno.CONNREFUSED
+            if self.faults.active and self.faults.hangs(gs.fault_keys):
+                self.fault_io.hang(gs)  # the connect never completes
+                if gs.nonblock:
+                    return errno.INPROGRESS
+                self.wait(gs, write=True)
+                return errno.TIMEDOUT
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         if family != gs.sock.family:
             gs.sock.close()
@@ -326,6 +352,13 @@ class Sockets:
         if gs.reset:
             self.fault_io.reset(gs)
             raise errno.WasiError(errno.CONNRESET)
+        if (
+            self.faults.active
+            and gs.fault_keys
+            and gs.stuck_peer is None
+            and self.faults.hangs(gs.fault_keys)
+        ):
+            self.fault_io.hang(gs)
         got, addr = self._recv_data(gs, view, mv, iovs_ptr, count, flags)
         if self.faults.active and gs.fault_keys:
             self.fault_io.after(gs, got)
@@ -379,6 +412,13 @@ class Sockets:
         if gs.reset:
             self.fault_io.reset(gs)
             raise errno.WasiError(errno.CONNRESET)
+        if (
+            self.faults.active
+            and gs.fault_keys
+            and gs.stuck_peer is None
+            and self.faults.hangs(gs.fault_keys)
+        ):
+            self.fault_io.hang(gs)
         while True:
             try:
                 sent: int = gs.sock.sendto(data, to) if to is not None else gs.sock.send(data)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from pytest_wasmcontainers.runtime import RunSpec, Runtime, errno
 from pytest_wasmcontainers.runtime.faults import Fault, Faults
+
+from .conftest import c_guest
 
 
 def test_rules_match_by_name_by_host_port_and_by_guest_port() -> None:
@@ -54,3 +57,62 @@ def test_the_newest_rule_wins_and_ends_with_its_block() -> None:
     assert faults.match(("out", "db", 3306)) is outer
     outer.clear()
     assert not faults.active and faults.match(("out", "db", 3306)) is None
+
+
+def test_mode_hang_needs_a_partition_and_a_known_mode() -> None:
+    with pytest.raises(ValueError, match="give partition=True with it"):
+        Fault(link="db", mode="hang")
+    with pytest.raises(ValueError, match="mode is 'refuse' or 'hang'"):
+        Fault(link="db", partition=True, mode="drop")
+
+
+class _Gate:
+    """A name-table entry that answers once the test has added its fault (the guest dials at once)."""
+
+    def __init__(self, port: int) -> None:
+        import threading
+
+        self.port, self.open = port, threading.Event()
+
+    def resolve(self, port: int) -> tuple[str, int]:
+        self.open.wait(30)
+        return "127.0.0.1", self.port
+
+
+def test_a_hung_connect_never_completes_and_the_guest_still_stops(runtime: Runtime) -> None:
+    import socket
+    import time
+
+    server = socket.create_server(("127.0.0.1", 0))
+    gate = _Gate(server.getsockname()[1])
+    try:
+        proc = runtime.start(
+            RunSpec(c_guest("client"), ["client", "db", "5000", "hello"], hosts={"db": gate})
+        )
+        proc.faults.add(Fault(link="db", partition=True, mode="hang"))
+        gate.open.set()
+        time.sleep(1.0)
+        assert proc.running, proc.logs()  # still connecting: nothing refused, nothing sent
+        server.settimeout(0.1)
+        with pytest.raises(TimeoutError):
+            server.accept()
+        assert proc.stop(5) == 137
+    finally:
+        server.close()
+
+
+def test_refused_connect_reaches_the_guest_as_econnrefused(runtime: Runtime) -> None:
+    import socket
+
+    server = socket.create_server(("127.0.0.1", 0))
+    gate = _Gate(server.getsockname()[1])
+    try:
+        proc = runtime.start(
+            RunSpec(c_guest("client"), ["client", "db", "5000", "hello"], hosts={"db": gate})
+        )
+        proc.faults.add(Fault(link="db", partition=True))
+        gate.open.set()
+        assert proc.wait(10) not in (None, 0), proc.logs()
+        assert f"connect: error {errno.CONNREFUSED}\n" in proc.logs(), proc.logs()
+    finally:
+        server.close()

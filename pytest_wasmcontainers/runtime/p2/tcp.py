@@ -18,7 +18,7 @@ import time
 from typing import Any
 
 from ..dnsserver import DnsConnection
-from ..faults import Key
+from ..faults import Key, stuck_socket
 from ..network import route
 from . import net
 from .cabi import Err
@@ -45,6 +45,7 @@ class TcpSocket(SocketOptions):
         self.faults = ctx.faults
         self.fault_keys: tuple[Key, ...] = ()
         self.fault_bytes = 0
+        self.stuck_peer: socket.socket | None = None
         self.family = family
         try:
             self.sock = sock if sock is not None else _new_host_socket()
@@ -105,6 +106,10 @@ class TcpSocket(SocketOptions):
         self.fault_keys = (("out", self.names.virtual.get(ip, ip), port), ("out", host.lower(), real_port))
         if self.faults is not None and self.faults.active and self.faults.refuses(self.fault_keys):
             self.connect_error = errno.ECONNREFUSED  # reported by finish-connect
+            return
+        if self.faults is not None and self.faults.active and self.faults.hangs(self.fault_keys):
+            self.sock.close()
+            self.sock, self.stuck_peer = stuck_socket()  # finish-connect stays would-block
             return
         if net.host_family(host) != self.sock.family and self.local is None:
             self.sock.close()
@@ -299,6 +304,8 @@ class TcpSocket(SocketOptions):
             self.claimed = None
         if self.dns is not None:
             self.dns.close()
+        if self.stuck_peer is not None:
+            self.stuck_peer.close()
         self.sock.close()
 
 
