@@ -31,7 +31,7 @@ from .memory import GuestMemory
 from .network import NameTable, PortMap
 from .poll import Poller
 from .process import WasmProcess
-from .sockets import Sockets, SocketTable, StopSignal, preopened_listener
+from .sockets import Sockets, SocketTable, StopSignal, default_socket_limit, preopened_listener
 from .spec import RunSpec
 
 ENGINE_SETTINGS = "epoch_interruption=1;signals_based_traps=0"
@@ -57,6 +57,8 @@ class Runtime(ComponentStarts):
         """id(compiled) -> (compiled, its facts): imports.ModuleFacts or p2run.ComponentFacts"""
         self._lock = threading.Lock()
         self._closed = False
+        self.socket_limit = default_socket_limit()
+        """Sockets one guest may hold (more get MFILE): read from RLIMIT_NOFILE once."""
         _LIVE.add(self)
 
     # ---- start -----------------------------------------------------------------------------
@@ -159,7 +161,7 @@ class Runtime(ComponentStarts):
             wasi.preopen_dir(cwd_host, spec.working_dir, not read_only)
             preopens.append(cwd_host)
 
-        table = SocketTable()
+        table = SocketTable(self.socket_limit)
         stop_event: StopSignal | None = None
         try:
             stop_event = StopSignal()
