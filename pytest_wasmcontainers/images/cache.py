@@ -134,6 +134,12 @@ class ImageCache:
                         f.write(chunk)
                         if on_bytes:
                             on_bytes(n)
+                if size is not None and n < size:
+                    raise DigestMismatchError(
+                        f"blob {digest}{source} ended after {n} of the {size} bytes its descriptor "
+                        "declares: the download was cut short or the stored copy is truncated. Pull again; "
+                        "if it persists, re-push the image."
+                    )
                 actual = f"{alg}:{h.hexdigest()}"
                 if actual != digest:
                     raise DigestMismatchError(
