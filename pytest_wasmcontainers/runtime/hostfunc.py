@@ -28,6 +28,12 @@ _SIGNATURES: weakref.WeakKeyDictionary[wasmtime.FuncType, tuple[tuple[bool, ...]
 )
 
 
+class GuestTrap(Exception):
+    """Trap the guest with this message, as its own fault (not a failure of ours): raised where
+    wasmtime's WASI, called on the guest's behalf, trapped it (a bad flag value, a misaligned
+    pointer), so the guest gets the trap plain wasmtime would give it."""
+
+
 def signature(ftype: wasmtime.FuncType) -> tuple[tuple[bool, ...], bool]:
     """Which parameters are i64, and whether it returns an i32 (errno). Read once per type: walking
     wasmtime-py's types costs ~40 us per function, ~0.5 ms per container start."""
@@ -64,6 +70,9 @@ def define(
             if returns:
                 values[0].i32 = result
             return 0
+        except GuestTrap as exc:
+            trap = wasmtime.Trap(f"{name}: {exc}")
+            return int(ctypes.cast(trap._consume(), ctypes.c_void_p).value or 0)
         except BaseException as exc:
             on_error(exc)
             trap = wasmtime.Trap(f"host function {name} failed: {type(exc).__name__}: {exc}")

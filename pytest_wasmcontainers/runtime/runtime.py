@@ -395,9 +395,22 @@ def _bind(func: Any, ftype: wasmtime.FuncType) -> Callable[..., int]:
     wide = hostfunc.signature(ftype)[0]
 
     def call(caller: Any, *args: int) -> int:
-        return int(func(caller, *(hostfunc.signed(a, w) for a, w in zip(args, wide, strict=False))))
+        try:
+            return int(func(caller, *(hostfunc.signed(a, w) for a, w in zip(args, wide, strict=False))))
+        except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
+            # wasmtime's WASI trapped the guest for its arguments: the guest's fault, not ours
+            raise hostfunc.GuestTrap(_cause(str(exc))) from None
 
     return call
+
+
+def _cause(text: str) -> str:
+    """The "Caused by" lines of a wasmtime error (its wasm backtrace is the forwarder's)."""
+    _, found, cause = text.partition("Caused by:")
+    lines = [
+        ln.strip().split(": ", 1)[-1] if ln.strip()[:1].isdigit() else ln.strip() for ln in cause.splitlines()
+    ]
+    return " | ".join(ln for ln in lines if ln) if found else text.strip().splitlines()[0]
 
 
 def _late(fdops: FdOps, name: str) -> Callable[..., int]:
