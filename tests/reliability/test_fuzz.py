@@ -163,8 +163,11 @@ def prologue(funcs: list[Sig]) -> bytes:
     def rec(name: str, *args: int) -> bytes:
         return struct.pack("<10Q", names.index(name), *args, *[0] * (9 - len(args)))
 
-    return rec("sock_open", 1, 2, out) + rec("sock_open", 1, 1, out) + rec("sock_open", 1, 2, out) + rec(
-        "sock_listen", sockets.FD_BASE + 2, 16
+    return (
+        rec("sock_open", 1, 2, out)
+        + rec("sock_open", 1, 1, out)
+        + rec("sock_open", 1, 2, out)
+        + rec("sock_listen", sockets.FD_BASE + 2, 16)
     )
 
 
