@@ -9,7 +9,7 @@ import itertools
 import re
 import shlex
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
@@ -120,6 +120,8 @@ class WasmContainer:
         self.declared_ports = tuple(declared_ports)
         self.startup_timeout = startup_timeout
         self.stats = stats or ContainerStats()
+        self.on_stop: Callable[[WasmContainer], None] | None = None
+        """Set by the session that started it: a direct ``stop()`` must not leave it tracked."""
 
     def __repr__(self) -> str:
         state = "running" if self.running else f"exited {self.exit_code}"
@@ -212,7 +214,11 @@ class WasmContainer:
     def stop(self, *, wait_cleanup: bool = True) -> int:
         """Stop the guest (if still running) and return its exit code (137 when it had to be killed).
         ``wait_cleanup=False``: return before its scratch dir is removed (the session waits at close)."""
-        return int(self._process.stop(wait_cleanup=wait_cleanup))
+        code = int(self._process.stop(wait_cleanup=wait_cleanup))
+        on_stop, self.on_stop = self.on_stop, None
+        if on_stop is not None:
+            on_stop(self)  # the session lets go of it and tells the hooks (once)
+        return code
 
     # --- network faults (runtime/faults.py) ----------------------------------------------------
     def faults(

@@ -237,6 +237,7 @@ class WasmSession:
         container = start_container(
             self.runtime, image, settings, default_timeout=self.config.startup_timeout, stats=stats
         )
+        container.on_stop = self._stopped_directly
         with self._lock:
             self._live.append(container)
             record.containers += 1
@@ -260,10 +261,21 @@ class WasmSession:
             if container not in self._live:
                 return container.exit_code
             self._live.remove(container)
+        container.on_stop = None  # this method tells the hooks itself
         code: int | None = container.stop(wait_cleanup=wait_cleanup)
         if self.hooks is not None:
             self.hooks.stopped(container, code, container.logs())
         return code
+
+    def _stopped_directly(self, container: WasmContainer) -> None:
+        """``container.stop()`` without the session: let go of it (its logs with it) and tell the
+        hooks, as ``stop`` does; a long session of stopped containers otherwise only grows."""
+        with self._lock:
+            if container not in self._live:
+                return
+            self._live.remove(container)
+        if self.hooks is not None:
+            self.hooks.stopped(container, container.exit_code, container.logs())
 
     @property
     def live(self) -> list[WasmContainer]:

@@ -158,3 +158,31 @@ def test_a_wasm_container_links_to_another_by_name(session: WasmSession, webapp_
     )
     assert client.exit_code == 0, client.logs()
     assert "hello image /linked" in client.stdout()
+
+
+def test_a_container_stopped_directly_leaves_the_session(wasm_cache: Path, webapp_image: str) -> None:
+    # A session of many containers stopped with container.stop() grew by ~15 KiB a container
+    # (tests/reliability/test_lifecycle.py measured it): the session kept each one, logs and all.
+    from pytest_wasmcontainers.session import SessionConfig
+
+    stopped: list[tuple[str, int | None]] = []
+
+    class Hooks:
+        def before_start(self, settings: ContainerSettings) -> None: ...
+        def ready(self, container: object) -> None: ...
+        def image_pulled(self, image: object, stats: object) -> None: ...
+
+        def stopped(self, container: object, exit_code: int | None, logs: str) -> None:
+            stopped.append((container.name, exit_code))  # type: ignore[attr-defined]
+
+    s = WasmSession(SessionConfig(cache_dir=wasm_cache), Hooks())  # type: ignore[arg-type]
+    try:
+        a, b = s.start(ContainerSettings(webapp_image)), s.start(ContainerSettings(webapp_image))
+        assert a.stop() == 137
+        assert s.live == [b]
+        assert a.stop() == 137  # again: nothing more to tell
+        s.stop(b)
+        assert s.live == []
+        assert stopped == [(a.name, 137), (b.name, 137)]  # once each, whichever way it was stopped
+    finally:
+        s.close()
