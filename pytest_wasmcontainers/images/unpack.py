@@ -17,13 +17,53 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, cast
+from typing import IO, TYPE_CHECKING, cast
 
 from ..errors import ImageError, UnsafeLayerError
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
 _MAX_LINKS = 40
+MAX_HEADER = 1 << 20
+"""PAX and GNU long-name headers are read whole into memory: cap them (Go's archive/tar: 1 MiB)."""
+_META = (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, b"X")
+
+
+class _OversizedHeader(Exception):
+    def __init__(self, name: str, size: int) -> None:
+        super().__init__(name, size)
+        self.name, self.size = name, size
+
+
+class _TarInfo(tarfile.TarInfo):
+    """Refuses an oversized PAX/GNU header before tarfile reads it (a 64 MiB 'name' of zeros
+    gzips to 64 KiB)."""
+
+    @classmethod
+    def frombuf(cls, buf: bytes | bytearray, encoding: str, errors: str) -> Self:
+        info = super().frombuf(buf, encoding, errors)
+        if info.type in _META and info.size > MAX_HEADER:
+            raise _OversizedHeader(info.name, info.size)
+        return info
+
+
+class _EndGuard:
+    """tarfile's stream mode skips a member's data by reading it; past the end of the layer it keeps
+    reading nothing, so a PAX size of 10**15 spun for days. Repeated reads at the end raise instead."""
+
+    def __init__(self, f: IO[bytes]) -> None:
+        self._f, self._empty = f, 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._f.read(n)
+        if not data:
+            self._empty += 1
+            if self._empty > 16:
+                raise EOFError("the layer ends in the middle of an entry (a size field larger than the data)")
+        return data
 
 
 @contextmanager
@@ -50,6 +90,8 @@ def open_layer(path: Path) -> Iterator[IO[bytes]]:
 
 def _clean(name: str, layer: str) -> str:
     """Entry name -> normalized relative path ('' for the root itself)."""
+    if "\0" in name:  # a PAX record can carry one; the OS cannot take it
+        raise UnsafeLayerError(f"layer {layer}: entry name {name[:100]!r} contains a NUL byte")
     if name.startswith("/"):
         raise UnsafeLayerError(f"layer {layer}: entry {name!r} has an absolute path")
     parts = [p for p in name.split("/") if p not in ("", ".")]
@@ -64,6 +106,17 @@ def _check(m: tarfile.TarInfo, layer: str) -> str:
         raise UnsafeLayerError(
             f"layer {layer}: entry {m.name!r} is a device or fifo, which an image may not create"
         )
+    if m.issparse():
+        # Image builders never write sparse entries; a few bytes could stand for terabytes of zeros.
+        raise UnsafeLayerError(f"layer {layer}: entry {m.name!r} is a sparse file, which images do not use")
+    base = rel.rpartition("/")[2]
+    if base.startswith(WHITEOUT) and base != OPAQUE and base[len(WHITEOUT) :] in ("", ".", ".."):
+        # '.wh...' would remove the parent of its directory: at the top, the directory holding the root.
+        raise UnsafeLayerError(
+            f"layer {layer}: whiteout {m.name!r} names no entry (it would hide '.' or '..')"
+        )
+    if "\0" in m.linkname:
+        raise UnsafeLayerError(f"layer {layer}: link {m.name!r} has a target with a NUL byte")
     if m.issym() and not m.linkname.startswith("/"):
         target = posixpath.normpath(posixpath.join(posixpath.dirname(rel), m.linkname))
         if target == ".." or target.startswith("../"):
@@ -148,6 +201,8 @@ def _extract(root: Path, tf: tarfile.TarFile, m: tarfile.TarInfo, rel: str, laye
             raise UnsafeLayerError(
                 f"layer {layer}: hardlink {m.name!r} -> {m.linkname!r} names a missing file"
             )
+        if src.is_dir() and not src.is_symlink():
+            raise UnsafeLayerError(f"layer {layer}: hardlink {m.name!r} -> {m.linkname!r} names a directory")
         os.link(src, dest, follow_symlinks=False)
     elif m.isfile():
         src_f = tf.extractfile(m)
@@ -162,17 +217,36 @@ def apply_layer(root: Path, layer_file: Path, layer: str) -> None:
     """Apply one layer tar onto ``root``: first its whiteouts (they hide lower layers), then its entries."""
     whiteouts: list[str] = []
     try:
-        with open_layer(layer_file) as stream, tarfile.open(fileobj=stream, mode="r|") as tf:
+        with _members(layer_file) as tf:
             for m in tf:
                 rel = _check(m, layer)
                 if rel.rpartition("/")[2].startswith(WHITEOUT):
                     whiteouts.append(rel)
         for rel in whiteouts:
             _whiteout(root, rel)
-        with open_layer(layer_file) as stream, tarfile.open(fileobj=stream, mode="r|") as tf:
+        with _members(layer_file) as tf:
             for m in tf:
                 rel = _check(m, layer)
                 if rel and not rel.rpartition("/")[2].startswith(WHITEOUT):
-                    _extract(root, tf, m, rel, layer)
+                    try:
+                        _extract(root, tf, m, rel, layer)
+                    except OSError as err:
+                        # e.g. a name over NAME_MAX/PATH_MAX: the tar is fine, this host cannot hold it
+                        raise ImageError(
+                            f"layer {layer}: cannot unpack entry {m.name!r}: {err.strerror or err}"
+                        ) from err
+    except _OversizedHeader as err:
+        raise UnsafeLayerError(
+            f"layer {layer}: entry {err.name!r} has a PAX or long-name header of {err.size} bytes "
+            f"(more than {MAX_HEADER}); the layer is corrupt or hostile"
+        ) from None
     except (tarfile.TarError, EOFError, zlib.error, OSError) as err:
         raise ImageError(f"layer {layer} is not a readable tar archive: {err}") from err
+
+
+@contextmanager
+def _members(layer_file: Path) -> Iterator[tarfile.TarFile]:
+    with open_layer(layer_file) as stream:
+        guarded = cast(IO[bytes], _EndGuard(stream))
+        with tarfile.open(fileobj=guarded, mode="r|", tarinfo=_TarInfo) as tf:
+            yield tf
