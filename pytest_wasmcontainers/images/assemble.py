@@ -59,6 +59,33 @@ def _find_module(rootfs: Path, argv0: str | None, working_dir: str, image: str) 
     )
 
 
+def _check_config(inner: Any, label: str) -> None:
+    """The config fields we use, checked for the types the image spec gives them."""
+
+    def bad(field: str, want: str) -> ImageError:
+        shown = json.dumps(inner.get(field))[:80]
+        return ImageError(
+            f"image {label}: config field {field} is {shown}, but must be {want}; rebuild the image"
+        )
+
+    if not isinstance(inner, dict):
+        raise ImageError(f"image {label}: the config's 'config' is {json.dumps(inner)[:80]}, not an object")
+    for field in ("Entrypoint", "Cmd", "Env"):
+        value = inner.get(field)
+        if value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            raise bad(field, "a list of strings")
+    if not isinstance(inner.get("WorkingDir") or "", str):
+        raise bad("WorkingDir", "a string")
+    ports = inner.get("ExposedPorts")
+    if ports is not None and not (
+        isinstance(ports, dict) and all(str(p).split("/")[0].isdigit() for p in ports)
+    ):
+        raise bad("ExposedPorts", 'an object keyed by "PORT/PROTO"')
+    labels = inner.get("Labels")
+    if labels is not None and not isinstance(labels, dict):
+        raise bad("Labels", "an object")
+
+
 def build_image(
     *,
     workdir: Path,
@@ -73,6 +100,7 @@ def build_image(
     layers = manifest.get("layers") or []
     cfg_type = (manifest.get("config") or {}).get("mediaType", "")
     inner: dict[str, Any] = config.get("config") or {}
+    _check_config(inner, label)
     entrypoint = tuple(inner.get("Entrypoint") or ())
     cmd = tuple(inner.get("Cmd") or ())
     working_dir = inner.get("WorkingDir") or "/"

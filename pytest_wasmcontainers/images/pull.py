@@ -13,9 +13,9 @@ from typing import Any
 
 from ..errors import ImageError, ImageNotFoundError, PlatformNotFoundError
 from .assemble import build_image, load_image
-from .cache import ImageCache, digest_file
+from .cache import ImageCache, digest_file, split_digest
 from .image import PullStats, WasmImage
-from .mediatypes import DOCKER_SCHEMA1, INDEXES, WASM_ARCH, WASM_OS, module_kind
+from .mediatypes import DOCKER_SCHEMA1, INDEXES, MANIFESTS, WASM_ARCH, WASM_OS, module_kind
 from .reference import parse_reference
 from .registry import RegistryClient
 from .sources import DockerArchiveSource, LayoutSource, RegistrySource, Source
@@ -53,15 +53,44 @@ def _json(data: bytes, what: str) -> dict[str, Any]:
     return doc
 
 
+def descriptor(desc: Any, what: str) -> dict[str, Any]:
+    """``desc`` checked as an OCI descriptor (digest, size, mediaType of the right types), so a
+    malformed manifest is an error that names it rather than a KeyError deep in the pull."""
+    if not isinstance(desc, dict):
+        raise ImageError(f"{what}: a descriptor must be a JSON object, not {json.dumps(desc)[:80]}")
+    digest, size, media_type = desc.get("digest"), desc.get("size"), desc.get("mediaType", "")
+    if not isinstance(digest, str):
+        raise ImageError(f"{what}: descriptor has no digest string ({json.dumps(desc)[:120]})")
+    split_digest(digest)
+    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
+        raise ImageError(f"{what}: descriptor {digest} has size {size!r}; a size is a byte count")
+    if not isinstance(media_type, str):
+        raise ImageError(f"{what}: descriptor {digest} has mediaType {media_type!r}, not a string")
+    return desc
+
+
+def _list(doc: dict[str, Any], key: str, what: str) -> list[Any]:
+    items = doc.get(key) or []
+    if not isinstance(items, list):
+        raise ImageError(f"{what}: '{key}' must be a JSON list, not {type(items).__name__}")
+    return items
+
+
 def choose_platform(index: dict[str, Any], label: str) -> tuple[dict[str, Any], str]:
     """Pick the wasi/wasm entry of an image index or manifest list; attestations are skipped."""
     seen: list[str] = []
     unplatformed = []
-    for desc in index.get("manifests") or []:
-        if (desc.get("annotations") or {}).get("vnd.docker.reference.type") == ATTESTATION:
+    what = f"image index of {label}"
+    if not isinstance(index.get("manifests"), list):
+        raise ImageError(f"{what} (media type {index.get('mediaType')}) has no 'manifests' list")
+    for entry in index["manifests"]:
+        desc = descriptor(entry, what)
+        annotations, plat = desc.get("annotations") or {}, desc.get("platform")
+        if not isinstance(annotations, dict) or not isinstance(plat, (dict, type(None))):
+            raise ImageError(f"{what}: entry {desc['digest']} has a malformed platform or annotations")
+        if annotations.get("vnd.docker.reference.type") == ATTESTATION:
             seen.append("unknown/unknown (attestation)")
             continue
-        plat = desc.get("platform")
         if not plat:
             unplatformed.append(desc)
             continue
@@ -122,6 +151,7 @@ def materialize(
     tally = tally or _Tally()
     digest, body = source.top()
     if not cache.has_blob(digest):
+        _json(body, f"manifest {digest} of {label}")  # junk (an HTML page) is not worth caching
         cache.put_bytes(digest, body, source=f" from {source.label}")
         tally.bytes += len(body)
         tally.blobs += 1
@@ -138,14 +168,22 @@ def materialize(
         raise ImageError(f"image {label}: image indexes nested too deep")
     if doc.get("mediaType") in DOCKER_SCHEMA1 or doc.get("schemaVersion") == 1:
         raise ImageError(f"image {label} uses Docker schema 1 manifests, which are obsolete; re-push it")
+    what = f"image {label}: manifest {digest}"
+    if doc.get("mediaType") not in (None, *MANIFESTS):
+        raise ImageError(
+            f"{what} has media type {doc['mediaType']!r}, which is not an image manifest "
+            f"({' or '.join(MANIFESTS)}); this reference names something other than an image"
+        )
     if "config" not in doc:
-        raise ImageError(f"image {label}: manifest {digest} has no config")
+        raise ImageError(f"{what} has no config")
+    config_desc = descriptor(doc["config"], f"{what} (config)")
+    layers = [descriptor(d, f"{what} (layers)") for d in _list(doc, "layers", what)]
     image_dir = cache.image_dir(digest)
     if found := load_image(image_dir, label, index_digest):
         return found
-    config_path = _fetch(source, cache, doc["config"], label, progress, tally)
+    config_path = _fetch(source, cache, config_desc, label, progress, tally)
     config = _json(config_path.read_bytes(), f"config of {label}")
-    blobs = {d["digest"]: _fetch(source, cache, d, label, progress, tally) for d in doc.get("layers") or []}
+    blobs = {d["digest"]: _fetch(source, cache, d, label, progress, tally) for d in layers}
     with cache.lock(f"image-{digest.split(':')[1][:32]}"):
         if not (image_dir / "image.json").is_file():
             work = cache.tmp_path("image")

@@ -99,8 +99,15 @@ class LayoutSource:
             return f.read()
 
     def top(self) -> tuple[str, bytes]:
-        index = json.loads(self._read("index.json"))
-        entries: list[dict[str, Any]] = index.get("manifests") or []
+        try:
+            index = json.loads(self._read("index.json"))
+            entries: list[dict[str, Any]] = index.get("manifests") or []
+            if not isinstance(entries, list) or not all(
+                isinstance(e, dict) and isinstance(e.get("digest"), str) for e in entries
+            ):
+                raise ValueError("'manifests' must be a list of descriptors with digests")
+        except (ValueError, AttributeError) as err:
+            raise ImageError(f"{self.label}: index.json is not valid JSON of an OCI layout: {err}") from err
         names = [(e.get("annotations") or {}).get(REF_NAME, "") for e in entries]
         if self.tag is not None:
             chosen = [
@@ -141,8 +148,13 @@ class DockerArchiveSource:
         if "manifest.json" not in members:
             raise ImageNotFoundError(f"{path} is not a `docker save` archive (it has no manifest.json)")
         self._open = _tar_opener(path, members)
-        with self._open("manifest.json") as f:
-            entries: list[dict[str, Any]] = json.load(f)
+        try:
+            with self._open("manifest.json") as f:
+                entries: list[dict[str, Any]] = json.load(f)
+            if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+                raise ValueError("expected a list of objects")
+        except ValueError as err:
+            raise ImageError(f"{self.label}: manifest.json is not valid `docker save` JSON: {err}") from err
         if tag is not None:
             entries = [
                 e for e in entries if any(t == tag or t.endswith(f":{tag}") for t in e.get("RepoTags") or [])
