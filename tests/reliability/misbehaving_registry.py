@@ -78,6 +78,8 @@ class MisbehavingRegistry:
 
     def load(self, layout: Path, tag: str) -> None:
         """Serve every blob of an OCI layout; its single index.json entry under ``tag``."""
+        self.manifests.clear()
+        self.blobs.clear()
         for blob in (layout / "blobs/sha256").iterdir():
             data = blob.read_bytes()
             digest = f"sha256:{blob.name}"
@@ -89,7 +91,8 @@ class MisbehavingRegistry:
             if isinstance(doc, dict) and ("layers" in doc or "manifests" in doc):
                 self.manifests[digest] = (data, str(doc.get("mediaType") or ""))
         top = json.loads((layout / "index.json").read_text())["manifests"][0]
-        self.manifests[tag] = (self.blobs[top["digest"]], top["mediaType"])
+        digest = top["digest"]
+        self.manifests[tag] = (self.blobs.get(digest, b""), str(top.get("mediaType") or ""))
 
     def hit(self, key: str) -> int:
         with self._lock:
@@ -168,10 +171,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _manifest(self, name: str, mode: str) -> None:
         reg = self.registry
-        if mode == "404-manifest" or name not in reg.manifests:
+        # any blob by digest too: a broken image's manifests need not parse
+        found = reg.manifests.get(name) or ((reg.blobs[name], "") if name in reg.blobs else None)
+        if mode == "404-manifest" or found is None:
             self._send(404, b'{"errors":[{"code":"MANIFEST_UNKNOWN"}]}')
             return
-        body, media_type = reg.manifests[name]
+        body, media_type = found
         digest = "sha256:" + hashlib.sha256(body).hexdigest()
         if mode == "wrong-digest-manifest":
             digest = "sha256:" + "0" * 64
