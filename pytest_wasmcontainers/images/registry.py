@@ -225,6 +225,8 @@ class RegistryClient:
             last = attempt == attempts - 1
             try:
                 r: requests.Response = send()
+            except requests.ConnectTimeout:
+                raise  # a silent host (firewall drop): three tries would triple a long wait
             except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
                 if last:
                     raise
