@@ -73,11 +73,12 @@ class ImageCache:
         self._sweep_tmp()
 
     def _sweep_tmp(self, max_age: float = 86400.0) -> None:
-        """Drop partial writes a crashed process left behind (live ones are far younger than a day)."""
+        """Drop partial writes a crashed process left behind: at once when the pid in the name is
+        gone (a pull killed with kill -9 left up to the whole layer), else after a day."""
         cutoff = time.time() - max_age
         for entry in (self.root / "tmp").iterdir():
             try:
-                if entry.lstat().st_mtime < cutoff:
+                if entry.lstat().st_mtime < cutoff or _writer_is_dead(entry.name):
                     shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
             except OSError:
                 pass
@@ -275,3 +276,20 @@ class Lease:
             self.path.unlink(missing_ok=True)
             Path(self._lock.lock_file).unlink(missing_ok=True)
             self._lock.release(force=True)
+
+
+def _writer_is_dead(name: str) -> bool:
+    """``tmp_path`` names are ``HINT.PID.RANDOM``: is that process gone (on this host)?"""
+    parts = name.rsplit(".", 2)
+    if len(parts) != 3 or not parts[1].isdigit():
+        return False
+    pid = int(parts[1])
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # alive, another user's
+    return False
