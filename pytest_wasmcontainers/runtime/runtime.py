@@ -429,6 +429,10 @@ def _errnos(impl: Callable[..., int], on_errno: Callable[[], None]) -> Callable[
             return exc.code
         except OSError as exc:
             return errno.from_exception(exc)
+        except ValueError as exc:
+            if "null" not in str(exc):
+                raise
+            return errno.INVAL  # a guest path with a NUL byte in it, as wasmtime answers one
 
     return call
 

@@ -116,3 +116,18 @@ def test_refused_connect_reaches_the_guest_as_econnrefused(runtime: Runtime) -> 
         assert f"connect: error {errno.CONNREFUSED}\n" in proc.logs(), proc.logs()
     finally:
         server.close()
+
+
+def test_a_guest_path_with_a_nul_byte_is_inval_not_a_host_error() -> None:
+    # found by tests/reliability/test_fuzz.py: os.* raises ValueError for such a path
+    from pytest_wasmcontainers.runtime.runtime import _errnos
+
+    def nul(_caller: object, *_args: int) -> int:
+        raise ValueError("embedded null byte")
+
+    def other(_caller: object, *_args: int) -> int:
+        raise ValueError("something else")
+
+    assert _errnos(nul, lambda: None)(None) == errno.INVAL
+    with pytest.raises(ValueError, match="something else"):
+        _errnos(other, lambda: None)(None)
