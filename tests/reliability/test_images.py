@@ -13,6 +13,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import sys
 import tarfile
 import tracemalloc
 import uuid
@@ -217,7 +218,13 @@ TAR_CASES = [
     Case("module-symlinked-to-host", _layer(lambda c: [Entry("app.wasm", SYM, linkname=str(c.outside / "host.wasm"))]), NotWasmError, "is not a file in the image"),
     Case("name-255+", _layer(lambda c: [Entry("n" * 300, data=b"x")]), ImageError, "'n{300}'.*too long"),
     Case("path-over-PATH_MAX", _layer(lambda c: [Entry("d/" * 3000 + "f", data=b"x")]), ImageError, "too long"),
-    Case("pax-absurd-record-length", _blob_layer(lambda c: _pax(b"99999999999 path=x\n")), UnsafeLayerError, "contains a NUL byte"),
+    # Python 3.13's tarfile refuses the record itself; older ones read on and smuggle a NUL byte
+    Case(
+        "pax-absurd-record-length",
+        _blob_layer(lambda c: _pax(b"99999999999 path=x\n")),
+        UnsafeLayerError if sys.version_info < (3, 13) else ImageError,
+        "contains a NUL byte" if sys.version_info < (3, 13) else "not a readable tar",
+    ),
     Case("pax-absurd-size", _blob_layer(lambda c: _pax(_record("size", str(10**15)))), ImageError, "not a readable tar"),
     Case("pax-header-64MiB", _blob_layer(lambda c: _pax(_record("comment", "z" * (64 << 20))), "gzip"), UnsafeLayerError, "header of \\d+ bytes"),
     Case("gnu-longname-64MiB", _blob_layer(lambda c: _gnu_long(64 << 20), "gzip"), UnsafeLayerError, "header of \\d+ bytes"),
