@@ -170,6 +170,14 @@ class SocketFaults:
     def refuses(self, keys: tuple[Key, ...]) -> bool:
         return self.faults.refuses(keys)
 
+    def before(self, gs: Any) -> None:
+        """Before a read or write: a reset connection fails as reset; under a hang it stops moving."""
+        if gs.reset:
+            self.reset(gs)
+            raise errno.WasiError(errno.CONNRESET)
+        if gs.stuck_peer is None and self.faults.hangs(gs.fault_keys):
+            self.hang(gs)
+
     def after(self, gs: Any, nbytes: int) -> None:
         """After a read or write of ``nbytes`` on ``gs``: hold it for the latency and bandwidth; reset
         it under a partition or past ``reset_after``."""

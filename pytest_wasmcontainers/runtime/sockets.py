@@ -204,16 +204,8 @@ class Sockets(SocketQueries):
     def _recv(
         self, gs: GuestSocket, view: Any, mv: memoryview, iovs_ptr: int, count: int, flags: int
     ) -> tuple[int, Any]:
-        if gs.reset:
-            self.fault_io.reset(gs)
-            raise errno.WasiError(errno.CONNRESET)
-        if (
-            self.faults.active
-            and gs.fault_keys
-            and gs.stuck_peer is None
-            and self.faults.hangs(gs.fault_keys)
-        ):
-            self.fault_io.hang(gs)
+        if gs.reset or (self.faults.active and gs.fault_keys):
+            self.fault_io.before(gs)
         got, addr = self._recv_data(gs, view, mv, iovs_ptr, count, flags)
         if self.faults.active and gs.fault_keys:
             self.fault_io.after(gs, got)
@@ -264,16 +256,8 @@ class Sockets(SocketQueries):
             data = gather(view, vecs)
         if not data:
             return 0
-        if gs.reset:
-            self.fault_io.reset(gs)
-            raise errno.WasiError(errno.CONNRESET)
-        if (
-            self.faults.active
-            and gs.fault_keys
-            and gs.stuck_peer is None
-            and self.faults.hangs(gs.fault_keys)
-        ):
-            self.fault_io.hang(gs)
+        if gs.reset or (self.faults.active and gs.fault_keys):
+            self.fault_io.before(gs)
         while True:
             try:
                 sent: int = gs.sock.sendto(data, to) if to is not None else gs.sock.send(data)

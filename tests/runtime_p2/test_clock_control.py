@@ -9,21 +9,13 @@ from datetime import datetime, timezone
 
 from pytest_wasmcontainers.runtime import RunSpec, Runtime
 from pytest_wasmcontainers.runtime.clock import GuestClock
+from tests.runtime.test_clock_control import _lines
 from tests.support.components import GUESTS, adapt
 from tests.support.toolchains import build_c
 
 
 def _component() -> object:
     return adapt(build_c(GUESTS / "c" / "clock_control.c"))
-
-
-def _lines(proc: object, pattern: str, count: int, timeout: float = 10.0) -> list[str]:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = re.findall(pattern, proc.logs())  # type: ignore[attr-defined]
-        if len(found) >= count or time.monotonic() > deadline:
-            return found
-        time.sleep(0.02)
 
 
 def test_a_components_token_expires_after_an_hour_of_its_time(runtime: Runtime) -> None:
