@@ -268,9 +268,7 @@ class WasmContainer:
 
     def clear_faults(self) -> None:
         """End every fault of this container."""
-        faults = getattr(self._process, "faults", None)
-        if faults is not None:
-            faults.clear()
+        self._process.faults.clear()
 
     @property
     def error(self) -> str | None:

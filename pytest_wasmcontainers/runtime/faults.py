@@ -22,6 +22,17 @@ from . import errno
 
 Key = tuple[str, str, int]
 """``("out", name or host, port)`` for a connect, ``("in", "", guest port)`` for an accepted one."""
+HANG, CUT, RESET, STOPPED = "hang", "cut", "reset", "stopped"
+"""What a read or write on a faulted connection meets (``Fault.meet``)."""
+
+
+def outbound_keys(dialled: str, port: int, host: str, real_port: int) -> tuple[Key, ...]:
+    """A connect matches a rule by the name (or address) the guest dialled, or by where it really goes."""
+    return (("out", dialled.lower().rstrip("."), port), ("out", host.lower(), real_port))
+
+
+def inbound_keys(guest_port: int) -> tuple[Key, ...]:
+    return (("in", "", guest_port),)
 
 
 @dataclass
@@ -87,6 +98,20 @@ class Fault:
             return name.lower() == host and int(want) == port
         return self.link.lower().rstrip(".") == host
 
+    def meet(self, nbytes: int, crossed: int, stop: threading.Event) -> str:
+        """What one read or write of ``nbytes`` meets, ``crossed`` bytes having crossed the connection
+        with it: ``HANG`` or ``CUT`` under a partition, ``STOPPED`` when stop() came while it was held,
+        ``RESET`` past ``reset_after`` (it went through; the connection ends now), else "" (held for
+        the latency and bandwidth, then on). One decision for the p1 and p2 socket layers."""
+        if self.partition:
+            return HANG if self.mode == "hang" else CUT
+        hold = self.delay(nbytes)
+        if hold and stop.wait(hold):
+            return STOPPED
+        if self.reset_after is not None and crossed >= self.reset_after:
+            return RESET
+        return ""
+
     def delay(self, nbytes: int) -> float:
         """Seconds to hold one read or write of ``nbytes``."""
         wait = self.latency + (self.rng.uniform(-self.jitter, self.jitter) if self.jitter else 0.0)
@@ -146,9 +171,9 @@ class Faults:
         rule = self.match_any(keys)
         return rule is not None and rule.partition and rule.mode == "hang"
 
-    def match(self, key: Key | None) -> Fault | None:
+    def match(self, key: Key) -> Fault | None:
         """The newest rule for this connection, if any."""
-        if key is None or not self.active:
+        if not self.active:
             return None
         with self._lock:
             for fault in reversed(self.rules):
@@ -167,9 +192,6 @@ class SocketFaults:
         self._stop = stop
         faults.on_change(self._cut)
 
-    def refuses(self, keys: tuple[Key, ...]) -> bool:
-        return self.faults.refuses(keys)
-
     def before(self, gs: Any) -> None:
         """Before a read or write: a reset connection fails as reset; under a hang it stops moving."""
         if gs.reset:
@@ -181,24 +203,19 @@ class SocketFaults:
     def after(self, gs: Any, nbytes: int) -> None:
         """After a read or write of ``nbytes`` on ``gs``: hold it for the latency and bandwidth; reset
         it under a partition or past ``reset_after``."""
-        rule = self._match(gs.fault_keys)
+        rule = self.faults.match_any(gs.fault_keys)
         if rule is None:
             return
-        if rule.partition and rule.mode == "hang":
-            self.hang(gs)
-            return
-        if rule.partition:
-            self.reset(gs)
-            raise errno.WasiError(errno.CONNRESET)
         gs.fault_bytes += nbytes
-        hold = rule.delay(nbytes)
-        if hold and self._stop.wait(hold):
+        met = rule.meet(nbytes, gs.fault_bytes, self._stop)
+        if met == HANG:
+            self.hang(gs)
+        elif met == STOPPED:
             raise errno.stopped()
-        if rule.reset_after is not None and gs.fault_bytes >= rule.reset_after:
-            self.reset(gs)  # this read or write went through; the peer sees the reset now
-
-    def _match(self, keys: tuple[Key, ...]) -> Fault | None:
-        return self.faults.match_any(keys)
+        elif met:
+            self.reset(gs)  # past reset_after this read or write went through; a cut one fails
+            if met == CUT:
+                raise errno.WasiError(errno.CONNRESET)
 
     def hang(self, gs: Any) -> None:
         """On the guest's thread: the connection never moves again (its data is dropped)."""

@@ -41,6 +41,7 @@ class WasmProcess:
         timings: dict[str, Any],
         on_exit: Callable[[WasmProcess], None],
         interrupt: Callable[[], None] = lambda: None,
+        faults: Faults | None = None,
     ) -> None:
         self.spec = spec
         self.name = spec.name or spec.module_file.name
@@ -57,8 +58,8 @@ class WasmProcess:
         self.error: str | None = None
         """Why the guest failed: a trap message, a limit, a host error; None after a clean exit."""
         self.oom_killed = False
-        self.faults = Faults()
-        """Network faults on this guest's connections (see faults.py; WASI p1 sockets)."""
+        self.faults = faults or Faults()
+        """Network faults on this guest's connections (faults.py; its socket layer's own rules)."""
         self._stopping = False
         self._host_failure: str | None = None
         self._done = threading.Event()

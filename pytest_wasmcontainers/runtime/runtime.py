@@ -23,7 +23,6 @@ from ..errors import WasmRuntimeError
 from . import epoch, errno, hostfunc, imports, rootfs, workdir
 from .cache import CompiledCache
 from .components import ComponentStarts
-from .faults import Faults
 from .fdops import FdOps
 from .forward import ModuleCache, forwarder_wat, instantiate_forwarder
 from .logs import ContainerLog, LogPump
@@ -210,8 +209,7 @@ class Runtime(ComponentStarts):
             raise WasmRuntimeError("this Runtime is closed")
         ports = PortMap(spec.ports)
         names = NameTable(spec.hosts, spec.dns_servers)
-        faults = Faults()
-        sockets = Sockets(table, ports, names, stop_event, faults)
+        sockets = Sockets(table, ports, names, stop_event)
         fdops = FdOps(table, sockets)
         fdops.tty = spec.tty
         poller = Poller(table, stop_event)
@@ -230,8 +228,8 @@ class Runtime(ComponentStarts):
             timings=timings,
             on_exit=self._exited,
             interrupt=self._interrupt,
+            faults=sockets.faults,
         )
-        proc.faults = faults
         # Preopened listeners sit at fds 3, 4, ... (wasmtime --tcplisten). The guest then sees no
         # preopened directory: its libc stops scanning preopens at the first fd that is not one.
         for i, guest_port in enumerate(spec.preopen_listeners):
@@ -253,9 +251,7 @@ class Runtime(ComponentStarts):
         linker.define_wasi()
         forwarded: list[tuple[str, wasmtime.FuncType]] = []
         keep: list[Any] = []
-        clock = spec.clock
-        if clock is not None:
-            poller.clock = clock
+        clock = poller.clock = spec.clock
         for name, ftype in facts.func_imports:
             if name == "clock_time_get" and clock is not None:
                 keep.append(

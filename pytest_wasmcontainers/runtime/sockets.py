@@ -13,7 +13,7 @@ from typing import Any
 
 from . import addresses, errno
 from .dnsserver import DnsConnection
-from .faults import Faults, SocketFaults
+from .faults import Faults, SocketFaults, inbound_keys, outbound_keys
 from .memory import GuestMemory, gather, iovecs, put_u16, put_u32, scatter
 from .network import NameTable, PortMap, is_local, route
 from .readiness import READABLE, WRITABLE, Waiter
@@ -143,7 +143,7 @@ class Sockets(SocketQueries):
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         child = GuestSocket(conn, True, nonblock=bool(flags & FDFLAG_NONBLOCK), guest_addr=gs.guest_addr)
         if gs.guest_addr is not None:
-            child.fault_keys = (("in", "", gs.guest_addr[1]),)
+            child.fault_keys = inbound_keys(gs.guest_addr[1])
         put_u32(self.view(caller), fd_ptr, self.table.add(child))
         return 0
 
@@ -166,9 +166,8 @@ class Sockets(SocketQueries):
             return 0
         host, real_port = self._route(ip, port)
         if gs.stream:
-            dialled = self.names.virtual.get(ip, ip)
-            gs.fault_keys = (("out", dialled, port), ("out", host.lower(), real_port))
-            if self.faults.active and self.fault_io.refuses(gs.fault_keys):
+            gs.fault_keys = outbound_keys(self.names.virtual.get(ip, ip), port, host, real_port)
+            if self.faults.active and self.faults.refuses(gs.fault_keys):
                 return errno.CONNREFUSED
             if self.faults.active and self.faults.hangs(gs.fault_keys):
                 self.fault_io.hang(gs)  # the connect never completes

@@ -16,6 +16,7 @@ from typing import Any
 import h11
 
 from .. import network
+from ..faults import outbound_keys
 from .cabi import Err, Ok
 from .context import current
 from .http_types import (
@@ -141,7 +142,7 @@ class ClientExchange:
         real_host, real_port = network.route(ctx.names, ctx.ports, ips[0], port)
         faults = ctx.faults
         if faults is not None and faults.active:
-            keys = (("out", host.lower().rstrip("."), port), ("out", real_host.lower(), real_port))
+            keys = outbound_keys(host, port, real_host, real_port)
             if faults.refuses(keys):
                 self.error = "connection-refused"
                 return

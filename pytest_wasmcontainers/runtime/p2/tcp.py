@@ -18,7 +18,7 @@ import time
 from typing import Any
 
 from ..dnsserver import DnsConnection
-from ..faults import Key, stuck_socket
+from ..faults import STOPPED, Key, inbound_keys, outbound_keys, stuck_socket
 from ..network import route
 from . import net
 from .cabi import Err
@@ -103,7 +103,7 @@ class TcpSocket(SocketOptions):
         except OSError:  # a name-table service whose host does not resolve
             self.connect_error = errno.EHOSTUNREACH
             return
-        self.fault_keys = (("out", self.names.virtual.get(ip, ip), port), ("out", host.lower(), real_port))
+        self.fault_keys = outbound_keys(self.names.virtual.get(ip, ip), port, host, real_port)
         if self.faults is not None and self.faults.active and self.faults.refuses(self.fault_keys):
             self.connect_error = errno.ECONNREFUSED  # reported by finish-connect
             return
@@ -171,23 +171,22 @@ class TcpSocket(SocketOptions):
         wild = ip in ("0.0.0.0", "::")
         child.local = ("127.0.0.1" if wild and self.family == "ipv4" else "::1" if wild else ip, port)
         child.remote = (str(peer[0]), int(peer[1]))
-        child.fault_keys = (("in", "", port),)
+        child.fault_keys = inbound_keys(port)
         inp, out = child._streams()
         return child, inp, out
 
     def fault_io(self, nbytes: int) -> None:
-        """After a read or write under a fault (faults.py): hold it; a partition or ``reset_after``
-        ends the connection (the next operation fails as reset)."""
+        """After a read or write under a fault (faults.py): hold it; a partition (either mode: a p2
+        stream cannot be swapped for a stuck one) or ``reset_after`` ends the connection as reset."""
         rule = self.faults.match_any(self.fault_keys)
         if rule is None:
             return
-        if not rule.partition:
-            self.fault_bytes += nbytes
-            hold = rule.delay(nbytes)
-            if hold and self.stop.wait(hold):
-                raise Stopped("container stopped")
-            if rule.reset_after is None or self.fault_bytes < rule.reset_after:
-                return
+        self.fault_bytes += nbytes
+        met = rule.meet(nbytes, self.fault_bytes, self.stop)
+        if met == STOPPED:
+            raise Stopped("container stopped")
+        if not met:
+            return
         with contextlib.suppress(OSError):
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.sock.shutdown(socket.SHUT_RDWR)
