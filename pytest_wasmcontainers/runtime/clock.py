@@ -53,12 +53,18 @@ class GuestClock:
             run = 0 if self.frozen else time.monotonic_ns() - self._started
             return run + self._offset
 
+    def realtime_ns(self) -> int:
+        return self._realtime0 + self.elapsed_ns()
+
+    def monotonic_ns(self) -> int:
+        return _MONOTONIC_EPOCH + self.elapsed_ns()
+
     def now_ns(self, clock_id: int) -> int | None:
         """The guest's time on ``clock_id``; None for a clock this does not keep (CPU time)."""
         if clock_id == REALTIME:
-            return self._realtime0 + self.elapsed_ns()
+            return self.realtime_ns()
         if clock_id == MONOTONIC:
-            return _MONOTONIC_EPOCH + self.elapsed_ns()
+            return self.monotonic_ns()
         return None
 
     def deadline(self, clock_id: int, timeout: int, absolute: bool) -> int:
@@ -74,6 +80,10 @@ class GuestClock:
         if left <= 0:
             return 0.0
         return None if self.frozen else left / _NS
+
+    def seconds_until_monotonic(self, deadline: int) -> float | None:
+        """``seconds_until`` for a deadline on the guest's monotonic clock (wasi:clocks pollables)."""
+        return self.seconds_until(deadline - _MONOTONIC_EPOCH)
 
     def fileno(self) -> int:
         """Readable after an ``advance()``: a poll that includes it wakes to look at its deadlines."""
@@ -99,7 +109,7 @@ class GuestClock:
 
     def now(self) -> datetime:
         """The guest's wall-clock time."""
-        return datetime.fromtimestamp((self._realtime0 + self.elapsed_ns()) / _NS, timezone.utc)
+        return datetime.fromtimestamp(self.realtime_ns() / _NS, timezone.utc)
 
     def close(self) -> None:
         with self._lock:

@@ -61,13 +61,14 @@ class Poller:
         self._plan: _Plan | None = None
 
     def _deadline(self, caller: Any, clock_id: int, timeout: int, flags: int, scratch: int) -> float:
-        if self.clock is not None:  # in the controlled clock's elapsed nanoseconds
-            return float(self.clock.deadline(clock_id, timeout, bool(flags & ABSTIME)))
-        """A clock subscription as a ``time.monotonic()`` deadline.
+        """A clock subscription as a ``time.monotonic()`` deadline, or in a controlled clock's elapsed
+        nanoseconds (``_now`` is in the same terms).
 
         An absolute timeout is in the guest's clock (wasmtime's monotonic clock has its own epoch), so
         the guest's "now" is read through real WASI into ``scratch`` (the event buffer, not yet written).
         """
+        if self.clock is not None:
+            return float(self.clock.deadline(clock_id, timeout, bool(flags & ABSTIME)))
         if not flags & ABSTIME:
             return time.monotonic() + timeout / 1e9
         assert self.memory is not None and self.clock_time_get is not None
@@ -216,7 +217,7 @@ class Poller:
                     got = {fd: ev for fd, ev in got.items() if ev & masks[fd] and fd not in skip}
             elif left:
                 self.stop.wait(left)
-            if got or nevents or (end is not None and self._due(end)):
+            if got or nevents or (end is not None and self._now() >= end):
                 break
 
         view = self.memory.view(caller)
@@ -233,7 +234,7 @@ class Poller:
                 _EVENT.pack_into(view, out_ptr + 32 * nevents, userdata, 0, FD_WRITE, 65536, 0)
                 nevents += 1
         if nevents == first == 0:
-            now = time.monotonic() if clock is None else float(clock.elapsed_ns())
+            now = self._now()
             for userdata, deadline in clocks:
                 if deadline <= now + (1e-4 if clock is None else 0):
                     _EVENT.pack_into(view, out_ptr + 32 * nevents, userdata, 0, CLOCK, 0, 0)
@@ -241,7 +242,6 @@ class Poller:
         put_u32(view, nevents_ptr, nevents)
         return 0
 
-    def _due(self, end: float) -> bool:
-        if self.clock is not None:
-            return self.clock.elapsed_ns() >= end
-        return time.monotonic() >= end
+    def _now(self) -> float:
+        """Now, in the terms of ``_deadline``."""
+        return float(self.clock.elapsed_ns()) if self.clock is not None else time.monotonic()

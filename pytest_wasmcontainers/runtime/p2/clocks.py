@@ -19,7 +19,7 @@ def _clock() -> guest_clock.GuestClock | None:
 
 def now() -> int:
     clock = _clock()
-    return clock.now_ns(guest_clock.MONOTONIC) if clock is not None else time.monotonic_ns()  # type: ignore[return-value]
+    return clock.monotonic_ns() if clock is not None else time.monotonic_ns()
 
 
 def resolution() -> int:
@@ -36,8 +36,7 @@ def subscribe_duration(when: int) -> Pollable:
 
 def wall_now() -> dict[str, Any]:
     clock = _clock()
-    ns = clock.now_ns(guest_clock.REALTIME) if clock is not None else time.time_ns()
-    assert ns is not None
+    ns = clock.realtime_ns() if clock is not None else time.time_ns()
     return {"seconds": ns // 1_000_000_000, "nanoseconds": ns % 1_000_000_000}
 
 

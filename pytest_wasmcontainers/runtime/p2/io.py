@@ -12,9 +12,12 @@ import contextlib
 import select
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .cabi import Err
+
+if TYPE_CHECKING:
+    from ..clock import GuestClock
 from .context import current
 from .host import Interface
 
@@ -53,7 +56,7 @@ class Pollable:
         fd: int | None = None,
         write: bool = False,
         deadline: int | None = None,
-        clock: Any = None,
+        clock: GuestClock | None = None,
     ) -> None:
         self.check = check
         self.fd = fd
@@ -63,13 +66,13 @@ class Pollable:
         self.clock = clock
 
     def now(self) -> int:
-        return int(self.clock.now_ns(1)) if self.clock is not None else time.monotonic_ns()
+        return self.clock.monotonic_ns() if self.clock is not None else time.monotonic_ns()
 
     def seconds_left(self) -> float | None:
         """Real seconds until the deadline is due (None: not without an ``advance()``)."""
         assert self.deadline is not None
         if self.clock is not None:
-            return self.clock.seconds_until(self.clock.elapsed_ns() + self.deadline - self.now())  # type: ignore[no-any-return]
+            return self.clock.seconds_until_monotonic(self.deadline)
         return max(0.0, (self.deadline - time.monotonic_ns()) / 1e9)
 
     def ready(self) -> bool:
