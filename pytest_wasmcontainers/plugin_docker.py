@@ -6,8 +6,8 @@ Split from ``plugin.py`` (which re-exports every hook and fixture, so pytest fin
 from __future__ import annotations
 
 import os
-from collections.abc import Generator, Iterator
-from typing import Any, NoReturn
+from collections.abc import Callable, Generator, Iterator
+from typing import Any, NoReturn, TypeVar
 
 import pytest
 
@@ -16,6 +16,7 @@ from .services import cleanup as _cleanup
 from .services import docker as _docker
 from .services import mariadb as _mariadb
 
+T = TypeVar("T")
 REQUIRE_SERVICES_ENV = "WASMCONTAINERS_REQUIRE_SERVICES"
 OVERRIDES_ENV = "WASMCONTAINERS_IMAGE_OVERRIDES"
 DOCKER_KEY = pytest.StashKey["_DockerState"]()
@@ -156,11 +157,16 @@ class _DockerPullProgress:
         self.inner.close()
 
 
-def _docker_state(config: pytest.Config) -> _DockerState:
-    state = config.stash.get(DOCKER_KEY, None)
+def stashed(config: pytest.Config, key: pytest.StashKey[T], make: Callable[[pytest.Config], T]) -> T:
+    """The per-process state under ``key``, made on first use."""
+    state = config.stash.get(key, None)
     if state is None:
-        state = config.stash[DOCKER_KEY] = _DockerState(config)
+        state = config.stash[key] = make(config)
     return state
+
+
+def _docker_state(config: pytest.Config) -> _DockerState:
+    return stashed(config, DOCKER_KEY, _DockerState)
 
 
 def docker_sessionstart(session: pytest.Session) -> None:

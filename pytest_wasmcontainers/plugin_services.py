@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from .errors import DockerUnavailableError, WasmContainersError
-from .plugin_docker import _docker_state, _unavailable
+from .plugin_docker import _docker_state, _unavailable, stashed
 from .services import cleanup as _cleanup
 from .services import compose as _compose
 from .services import docker as _docker
@@ -99,10 +99,7 @@ class _LocalState:
 
 
 def _local_state(config: pytest.Config) -> _LocalState:
-    state = config.stash.get(LOCAL_KEY, None)
-    if state is None:
-        state = config.stash[LOCAL_KEY] = _LocalState(config)
-    return state
+    return stashed(config, LOCAL_KEY, _LocalState)
 
 
 def describe_backend(config: pytest.Config) -> str:

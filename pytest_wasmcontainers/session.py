@@ -237,7 +237,7 @@ class WasmSession:
         container = start_container(
             self.runtime, image, settings, default_timeout=self.config.startup_timeout, stats=stats
         )
-        container.on_stop = self._stopped_directly
+        container.on_stop = self._stopped
         with self._lock:
             self._live.append(container)
             record.containers += 1
@@ -260,16 +260,12 @@ class WasmSession:
         with self._lock:
             if container not in self._live:
                 return container.exit_code
-            self._live.remove(container)
-        container.on_stop = None  # this method tells the hooks itself
-        code: int | None = container.stop(wait_cleanup=wait_cleanup)
-        if self.hooks is not None:
-            self.hooks.stopped(container, code, container.logs())
-        return code
+        # its on_stop (_stopped) lets go of it and tells the hooks, however it was stopped
+        return container.stop(wait_cleanup=wait_cleanup)
 
-    def _stopped_directly(self, container: WasmContainer) -> None:
-        """``container.stop()`` without the session: let go of it (its logs with it) and tell the
-        hooks, as ``stop`` does; a long session of stopped containers otherwise only grows."""
+    def _stopped(self, container: WasmContainer) -> None:
+        """A container of this session stopped (``stop`` or ``container.stop()``): let go of it, its
+        logs with it, and tell the hooks, once; a long session of stopped containers only grew."""
         with self._lock:
             if container not in self._live:
                 return

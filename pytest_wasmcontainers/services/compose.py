@@ -27,7 +27,7 @@ from .docker import DockerContainer, DockerServices, resolve_image
 from .healthcheck import docker_healthcheck
 from .local import PORT as LOCAL_PORT
 from .local import LocalServer, LocalServices
-from .mariadb import for_mysql_login, settings_from_env
+from .mariadb import settings_from_env, start_local
 
 WASM_SHIMS = ("wasmedge", "wasmtime", "spin", "slight", "wws", "lunatic", "wasmer", "wamr")
 CONDITIONS = ("service_started", "service_healthy", "service_completed_successfully")
@@ -530,13 +530,12 @@ class ComposeProject:
         except ValueError as e:
             raise ComposeError(f"{self.compose.path}: service {svc.name!r}: {e}") from None
         fixed = [h for p, h in svc.ports.items() if p == LOCAL_PORT and h] if self.fixed_ports else []
-        login_user, login_pw = (user, password) if user else ("root", root_password)
-        return self._local.start_mariadb(
-            root_password=root_password,
-            database=database,
-            user=user,
-            password=password,
-            wait=for_mysql_login(login_user, login_pw, database or None),
+        return start_local(
+            self._local,
+            root_password,
+            database,
+            user,
+            password,
             port=fixed[0] if fixed else None,
             name=f"{self.name}-{svc.name}",
             startup_timeout=self.startup_timeout,

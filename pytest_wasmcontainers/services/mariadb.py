@@ -141,25 +141,47 @@ def start_mariadb(
                 "here (--wasm-services-backend process); drop them or use the docker backend"
             )
         root_password, database, user, password = settings_from_env(environment)
-    login_user, login_pw = (user, password) if user else ("root", root_password)
-    wait = for_mysql_login(login_user, login_pw, database or None)
-    if isinstance(services, LocalServices):
-        server = services.start_mariadb(
-            root_password=root_password,
-            database=database,
-            user=user,
-            password=password,
-            wait=wait,
-            port=port,
-            startup_timeout=startup_timeout,
+        handle: DockerContainer | LocalServer = start_local(
+            services, root_password, database, user, password, port=port, startup_timeout=startup_timeout
         )
-        return MariaDB(server, root_password, database, user or "root", password if user else root_password)
-    container = services.start(
-        image or default_image(),
-        env=environment,
-        ports={PORT: port},
-        wait=wait,
+    else:
+        handle = services.start(
+            image or default_image(),
+            env=environment,
+            ports={PORT: port},
+            wait=_login_wait(root_password, database, user, password),
+            startup_timeout=startup_timeout,
+            **docker_kwargs,
+        )
+    return MariaDB(handle, root_password, database, user or "root", password if user else root_password)
+
+
+def _login_wait(root_password: str, database: str, user: str, password: str) -> WaitStrategy:
+    """Ready when the application user (root when there is none) logs in to its database."""
+    login_user, login_pw = (user, password) if user else ("root", root_password)
+    return for_mysql_login(login_user, login_pw, database or None)
+
+
+def start_local(
+    local: LocalServices,
+    root_password: str,
+    database: str,
+    user: str,
+    password: str,
+    *,
+    port: int | None = None,
+    name: str | None = None,
+    startup_timeout: float | None = 120.0,
+) -> LocalServer:
+    """A local server with the images' settings, ready once its user logs in (the fixtures' and
+    compose's way in)."""
+    return local.start_mariadb(
+        root_password=root_password,
+        database=database,
+        user=user,
+        password=password,
+        wait=_login_wait(root_password, database, user, password),
+        port=port,
+        name=name,
         startup_timeout=startup_timeout,
-        **docker_kwargs,
     )
-    return MariaDB(container, root_password, database, user or "root", password if user else root_password)
